@@ -1,0 +1,4 @@
+"""
+Building blocks for protocols (framing, policies) and the small standard
+protocols shipped with torsion-core.
+"""

@@ -1,0 +1,4 @@
+"""
+General-purpose support code: Failure, logging (legacy API), command-line
+options, components, file paths and thread pools.
+"""
