@@ -1,0 +1,79 @@
+"""
+Structured logging.
+
+Code emits events through a ``Logger``; events are dictionaries carrying a
+format string and the data it refers to; observers (any callable taking an
+event) decide what to do with them: write text or JSON to a file, filter by
+level, forward to the standard library's ``logging``.  A program starts its
+logging once with ``globalLogBeginner.beginLoggingTo([...])``::
+
+    import sys
+    from torsion.logger import Logger, globalLogBeginner, textFileLogObserver
+
+    log = Logger()
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
+    log.info("Listening on port {port}", port=8080)
+"""
+
+from ._buffer import DEFAULT_HISTORY_SIZE, LimitedHistoryLogObserver
+from ._file import FileLogObserver, textFileLogObserver
+from ._filter import (
+    FilteringLogObserver,
+    ILogFilterPredicate,
+    LogLevelFilterPredicate,
+    PredicateResult,
+)
+from ._flatten import extractField, flattenEvent, formatWithCall
+from ._format import (
+    eventAsText,
+    formatEvent,
+    formatEventAsClassicLogText,
+    formatTime,
+    formatUnformattableEvent,
+    timeFormatRFC3339,
+)
+from ._global import (
+    DEFAULT_INITIAL_BUFFER_SIZE,
+    LogBeginner,
+    globalLogBeginner,
+    globalLogPublisher,
+)
+from ._interfaces import ILogObserver, LogEvent, LogTrace
+from ._io import MAX_LOGGING_FILE_LINE, LoggingFile
+from ._levels import InvalidLogLevelError, LogLevel
+from ._logger import Logger, Operation
+from ._observer import LogPublisher
+
+__all__ = [
+    "DEFAULT_HISTORY_SIZE",
+    "DEFAULT_INITIAL_BUFFER_SIZE",
+    "MAX_LOGGING_FILE_LINE",
+    "FileLogObserver",
+    "FilteringLogObserver",
+    "ILogFilterPredicate",
+    "ILogObserver",
+    "InvalidLogLevelError",
+    "LimitedHistoryLogObserver",
+    "LogBeginner",
+    "LogEvent",
+    "LogLevel",
+    "LogLevelFilterPredicate",
+    "LogPublisher",
+    "LogTrace",
+    "Logger",
+    "LoggingFile",
+    "Operation",
+    "PredicateResult",
+    "eventAsText",
+    "extractField",
+    "flattenEvent",
+    "formatEvent",
+    "formatEventAsClassicLogText",
+    "formatTime",
+    "formatUnformattableEvent",
+    "formatWithCall",
+    "globalLogBeginner",
+    "globalLogPublisher",
+    "textFileLogObserver",
+    "timeFormatRFC3339",
+]
