@@ -98,6 +98,7 @@ class ConnectError(Exception):
 
     def __str__(self) -> str:
         text = (self.__doc__ or self.__class__.__name__).strip().splitlines()[0]
+        text = text.rstrip(".")
         if self.osError:
             text = f"{text}: {self.osError}"
         if self.args and self.args[0]:

@@ -1,5 +1,3 @@
-# zope.interface methods are declared without ``self``.
-# ruff: noqa: N805
 """
 The interfaces of torsion's core: reactors, transports, protocols, factories,
 producers and consumers, addresses and name resolution.
