@@ -131,7 +131,17 @@ def test_callInThreadWithCallbackFailure(pool: ThreadPool) -> None:
     assert isinstance(exc, ZeroDivisionError)
 
 
-def test_raisingWorkDoesNotKillThePool(caplog: Any) -> None:
+@pytest.fixture
+def logged() -> Any:
+    from torsion.logger import globalLogPublisher
+
+    events: list[dict[str, Any]] = []
+    globalLogPublisher.addObserver(events.append)
+    yield events
+    globalLogPublisher.removeObserver(events.append)
+
+
+def test_raisingWorkDoesNotKillThePool(logged: list[dict[str, Any]]) -> None:
     tp = ThreadPool(1, 1)
     tp.start()
     try:
@@ -155,9 +165,14 @@ def test_raisingWorkDoesNotKillThePool(caplog: Any) -> None:
         assert tp.workers == 1
     finally:
         tp.stop()
+    errors = [e for e in logged if "log_failure" in e]
+    assert len(errors) == 1
+    assert isinstance(errors[0]["log_failure"].value, RuntimeError)
 
 
-def test_raisingResultCallbackDoesNotKillThePool() -> None:
+def test_raisingResultCallbackDoesNotKillThePool(
+    logged: list[dict[str, Any]],
+) -> None:
     tp = ThreadPool(1, 1)
     tp.start()
     try:
@@ -171,6 +186,8 @@ def test_raisingResultCallbackDoesNotKillThePool() -> None:
         _waitAll([done])
     finally:
         tp.stop()
+    errors = [e["log_failure"].value for e in logged if "log_failure" in e]
+    assert [type(e) for e in errors] == [ValueError]
 
 
 def test_growsOnDemandUpToMax() -> None:
@@ -315,9 +332,13 @@ def test_contextVarsAndContextPropagate(pool: ThreadPool) -> None:
     assert seen == [("caller", "value")]
 
 
-def test_dumpStats(pool: ThreadPool, caplog: Any) -> None:
+def test_dumpStats(pool: ThreadPool, logged: list[dict[str, Any]]) -> None:
     pool.start()
     pool.dumpStats()
+    from torsion.logger import formatEvent
+
+    [text] = [formatEvent(e) for e in logged]
+    assert "'test'" in text and "max=4" in text
 
 
 def test_contextCallAndGet() -> None:

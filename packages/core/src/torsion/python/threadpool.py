@@ -22,9 +22,6 @@ carries on with the next item.
 from __future__ import annotations
 
 import contextvars
-import importlib
-import logging
-import sys
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -33,8 +30,6 @@ from typing import Any
 from torsion.python import context
 
 __all__ = ["ThreadPool"]
-
-_stdlibLogger = logging.getLogger("torsion.python.threadpool")
 
 # A work item: the contextvars to run in, the torsion.python.context mapping
 # to run in, the callable, its arguments, and the result callback (or None).
@@ -50,47 +45,33 @@ _WorkItem = tuple[
 
 def _currentFailure() -> Any:
     """
-    Wrap the exception being handled, as a ``Failure`` when available.
+    Wrap the exception being handled in a ``Failure``.
 
-    :return: a ``torsion.python.failure.Failure`` for the current exception,
-        or the exception itself if the failure module cannot be imported.
+    :return: a ``torsion.python.failure.Failure`` for the current exception.
     """
-    current = sys.exc_info()[1]
-    try:
-        failureModule = importlib.import_module("torsion.python.failure")
-    except ImportError:
-        return current
-    return failureModule.Failure(current)
+    # Imported here: Failure's module may itself use the thread pool's
+    # neighbours, and the reactor imports this module lazily.
+    from torsion.python.failure import Failure
+
+    return Failure()
 
 
 def _logFailure(failure: Any, why: str) -> None:
     """
     Log a failure raised in a worker thread, with its traceback.
 
-    :param failure: a ``Failure`` or an exception.
+    :param failure: a ``Failure``.
     :param why: a short description of what was being done.
     """
-    try:
-        log = importlib.import_module("torsion.python.log")
-        log.err(failure, why)
-        return
-    except Exception:
-        pass
-    exc = getattr(failure, "value", failure)
-    if isinstance(exc, BaseException):
-        _stdlibLogger.error(why, exc_info=(type(exc), exc, exc.__traceback__))
-    else:
-        _stdlibLogger.error("%s: %r", why, failure)
+    from torsion.logger import Logger
+
+    Logger(namespace=__name__).failure(why, failure)
 
 
 def _logInfo(message: str) -> None:
-    try:
-        log = importlib.import_module("torsion.python.log")
-        log.msg(message)
-        return
-    except Exception:
-        pass
-    _stdlibLogger.info(message)
+    from torsion.logger import Logger
+
+    Logger(namespace=__name__).info("{message}", message=message)
 
 
 class ThreadPool:
