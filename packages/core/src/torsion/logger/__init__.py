@@ -40,19 +40,35 @@ from ._global import (
 )
 from ._interfaces import ILogObserver, LogEvent, LogTrace
 from ._io import MAX_LOGGING_FILE_LINE, LoggingFile
+from ._json import (
+    MAX_JSON_RECORD_SIZE,
+    eventAsJSON,
+    eventFromJSON,
+    eventsFromJSONLogFile,
+    jsonFileLogObserver,
+)
+from ._legacy import LegacyLogObserverWrapper, publishToNewObserver
 from ._levels import InvalidLogLevelError, LogLevel
 from ._logger import Logger, Operation
 from ._observer import LogPublisher
+from ._stdlib import (
+    STDLibLogHandler,
+    STDLibLogObserver,
+    fromStdlibLogLevel,
+    toStdlibLogLevelMapping,
+)
 
 __all__ = [
     "DEFAULT_HISTORY_SIZE",
     "DEFAULT_INITIAL_BUFFER_SIZE",
+    "MAX_JSON_RECORD_SIZE",
     "MAX_LOGGING_FILE_LINE",
     "FileLogObserver",
     "FilteringLogObserver",
     "ILogFilterPredicate",
     "ILogObserver",
     "InvalidLogLevelError",
+    "LegacyLogObserverWrapper",
     "LimitedHistoryLogObserver",
     "LogBeginner",
     "LogEvent",
@@ -64,7 +80,12 @@ __all__ = [
     "LoggingFile",
     "Operation",
     "PredicateResult",
+    "STDLibLogHandler",
+    "STDLibLogObserver",
+    "eventAsJSON",
     "eventAsText",
+    "eventFromJSON",
+    "eventsFromJSONLogFile",
     "extractField",
     "flattenEvent",
     "formatEvent",
@@ -72,8 +93,12 @@ __all__ = [
     "formatTime",
     "formatUnformattableEvent",
     "formatWithCall",
+    "fromStdlibLogLevel",
     "globalLogBeginner",
     "globalLogPublisher",
+    "jsonFileLogObserver",
+    "publishToNewObserver",
     "textFileLogObserver",
     "timeFormatRFC3339",
+    "toStdlibLogLevelMapping",
 ]
