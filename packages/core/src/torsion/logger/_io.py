@@ -25,7 +25,8 @@ class LoggingFile:
 
     Each complete line is emitted as one event with format ``"{log_io}"``.
     Text without a newline waits for the rest of the line, up to
-    ``maxLineLength`` characters, beyond which it is emitted as is.
+    ``maxLineLength`` characters, beyond which it is emitted as is (complete
+    lines are emitted whole, whatever their length: they are not held).
     """
 
     softspace = 0
@@ -78,7 +79,9 @@ class LoggingFile:
         Emit any partial line and refuse further writes.
         """
         if not self._closed:
-            self.flush()
+            if self._buffer:
+                self.log.emit(self.level, "{log_io}", log_io=self._buffer)
+                self._buffer = ""
             self._closed = True
 
     def flush(self) -> None:

@@ -73,6 +73,7 @@ class LegacyLogObserverWrapper:
         :param event: a new-style (or already legacy) event.
         """
         legacy = dict(event)
+        fromLegacy = "message" in event
         legacy.setdefault("message", ())
         if "time" not in legacy:
             legacy["time"] = event.get("log_time")
@@ -95,7 +96,11 @@ class LegacyLogObserverWrapper:
             legacy["isError"] = int(
                 isinstance(level, LogLevel) and level >= LogLevel.error
             )
-        if "logLevel" not in legacy and isinstance(event.get("log_level"), LogLevel):
+        if (
+            not fromLegacy
+            and "logLevel" not in legacy
+            and isinstance(event.get("log_level"), LogLevel)
+        ):
             legacy["logLevel"] = {
                 LogLevel.debug: logging.DEBUG,
                 LogLevel.info: logging.INFO,
