@@ -126,7 +126,7 @@ def test_interfaces(pki: dict[str, Any]) -> None:
 
 def test_exchange(pki: dict[str, Any]) -> None:
     client, server = Recorder(b"hello from client"), Recorder(b"hello from server")
-    c, s, pump = tlsPair(pki, client, server)
+    c, _s, pump = tlsPair(pki, client, server)
     assert client.made and server.made
     assert server.data == b"hello from client"
     assert client.data == b"hello from server"
@@ -138,7 +138,7 @@ def test_exchange(pki: dict[str, Any]) -> None:
 
 def test_writeBeforeHandshakeIsBuffered(pki: dict[str, Any]) -> None:
     client, server = Recorder(b"early"), Recorder()
-    c, s, pump = tlsPair(pki, client, server, greet=False)
+    _c, _s, pump = tlsPair(pki, client, server, greet=False)
     # Nothing decrypted can have been sent yet: only the ClientHello.
     assert server.data == b""
     pump.flush()
@@ -147,7 +147,7 @@ def test_writeBeforeHandshakeIsBuffered(pki: dict[str, Any]) -> None:
 
 def test_largeTransfer(pki: dict[str, Any]) -> None:
     client, server = Recorder(), Recorder()
-    c, s, pump = tlsPair(pki, client, server)
+    c, _s, pump = tlsPair(pki, client, server)
     payload = bytes(range(256)) * 4096 * 4  # 4 MiB
     c.write(payload)
     pump.flush()
@@ -156,7 +156,7 @@ def test_largeTransfer(pki: dict[str, Any]) -> None:
 
 def test_cleanClose(pki: dict[str, Any]) -> None:
     client, server = Recorder(), Recorder()
-    c, s, pump = tlsPair(pki, client, server)
+    c, _s, pump = tlsPair(pki, client, server)
     c.write(b"last words")
     c.loseConnection()
     c.write(b"ignored after loseConnection")
@@ -169,7 +169,7 @@ def test_cleanClose(pki: dict[str, Any]) -> None:
 def test_truncationReportedDistinctly(pki: dict[str, Any]) -> None:
     # TLS-8: the peer closes TCP without close_notify.
     client, server = Recorder(), Recorder()
-    c, s, pump = tlsPair(pki, client, server)
+    c, _s, pump = tlsPair(pki, client, server)
     c.transport.loseConnection()  # beneath TLS: no close_notify
     pump.flush()
     assert server.reason is not None
@@ -183,7 +183,7 @@ def test_verificationFailure(pki: dict[str, Any], logged: EventLoggingObserver) 
         "evil.example", ssl.trustRootFromCertificates([pki["ca"]])
     )
     client, server = Recorder(b"secret"), Recorder()
-    c, s, pump = tlsPair(pki, client, server, clientOptions=wrongName)
+    _c, _s, pump = tlsPair(pki, client, server, clientOptions=wrongName)
     pump.flush()
     assert client.reason is not None
     assert client.reason.check(ssl.VerificationError)
@@ -252,7 +252,7 @@ def test_alpnAndHandshakeListener(pki: dict[str, Any]) -> None:
         acceptableProtocols=[b"http/1.1"],
     )
     client, server = Listener(), Listener()
-    c, s, pump = tlsPair(pki, client, server, clientOptions, serverOptions)
+    c, _s, _pump = tlsPair(pki, client, server, clientOptions, serverOptions)
     assert client.handshakes == server.handshakes == 1
     assert client.alpn == server.alpn == b"http/1.1"
     assert c.negotiatedProtocol == b"http/1.1"
@@ -269,7 +269,7 @@ def test_peerCertificate(pki: dict[str, Any]) -> None:
 
 def test_whenHandshakeDone(pki: dict[str, Any]) -> None:
     client, server = Recorder(), Recorder()
-    c, s, pump = tlsPair(pki, client, server, greet=False)
+    c, _s, pump = tlsPair(pki, client, server, greet=False)
     results: list[Any] = []
     c.whenHandshakeDone().addBoth(results.append)
     assert results == []
@@ -303,7 +303,7 @@ class Producer:
 
 def test_streamingProducerHeldUntilHandshake(pki: dict[str, Any]) -> None:
     client, server = Recorder(), Recorder()
-    c, s, pump = tlsPair(pki, client, server, greet=False)
+    c, _s, pump = tlsPair(pki, client, server, greet=False)
     producer = Producer()
     c.registerProducer(producer, True)
     assert producer.state == "paused"
