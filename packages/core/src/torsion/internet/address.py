@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Literal
 
 from zope.interface import implementer
 
@@ -27,7 +26,7 @@ class IPv4Address:
     :ivar port: the port number.
     """
 
-    type: Literal["TCP", "UDP"]
+    type: str
     host: str
     port: int
 
@@ -51,7 +50,7 @@ class IPv6Address:
     :ivar scopeID: the scope identifier (interface index or name).
     """
 
-    type: Literal["TCP", "UDP"]
+    type: str
     host: str
     port: int
     flowInfo: int = 0
