@@ -822,6 +822,58 @@ def test_intNRandomBytes(cls: type[Any], data: bytes, cuts: list[int]) -> None:
     assert all(len(s) <= 100 for s in proto.strings)
 
 
+@given(
+    strings=st.lists(st.binary(max_size=20), max_size=40),
+    pauses=st.sets(st.integers(min_value=0, max_value=40)),
+    cuts=chunkings,
+)
+def test_intNPauseAnywhere(
+    strings: list[bytes], pauses: set[int], cuts: list[int]
+) -> None:
+    """
+    Pausing after any string and resuming later loses, repeats or reorders
+    nothing.
+    """
+
+    class Pausing(Int16):
+        def stringReceived(self, string: bytes) -> None:
+            if len(self.strings) in pauses:
+                self.pauseProducing()
+            self.strings.append(string)
+
+    wire = b"".join(struct.pack("!H", len(s)) + s for s in strings)
+    proto = Pausing()
+    connect(proto)
+    feed(proto, wire, cuts)
+    while proto.paused:
+        proto.resumeProducing()
+    assert proto.strings == strings
+
+
+@given(
+    lines=st.lists(
+        st.binary(max_size=20).map(lambda b: b.replace(b"\r", b"")), max_size=40
+    ),
+    pauses=st.sets(st.integers(min_value=0, max_value=40)),
+    cuts=chunkings,
+)
+def test_linePauseAnywhere(
+    lines: list[bytes], pauses: set[int], cuts: list[int]
+) -> None:
+    class Pausing(Lines):
+        def lineReceived(self, line: bytes) -> None:
+            if len(self.lines) in pauses:
+                self.pauseProducing()
+            self.lines.append(line)
+
+    proto = Pausing()
+    connect(proto)
+    feed(proto, b"".join(line + b"\r\n" for line in lines), cuts)
+    while proto.paused:
+        proto.resumeProducing()
+    assert proto.lines == lines
+
+
 # FileSender
 
 

@@ -19,9 +19,9 @@ rule (for instance rejecting bare ``b"\\n"``) check the delivered line.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
-from itertools import islice
-from typing import IO, TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Iterator
+from operator import length_hint
+from typing import IO, TYPE_CHECKING, Any, ClassVar, cast
 
 from zope.interface import implementer
 
@@ -59,22 +59,33 @@ def _partialDelimiter(tail: bytes, delimiter: bytes) -> bool:
 class _PauseableMixin:
     """
     Pausing support shared by receivers that can act as push producers.
+
+    Messages cut from a read are delivered by iterating over a list.  Pausing
+    from inside the message handler moves the list iterator to its end, which
+    ends the loop without testing ``paused`` per message, and keeps the list
+    and the index of the first message not delivered as ``_held`` and
+    ``_heldIndex``: both steps are O(1), whatever the number of messages.
     """
 
     paused: bool = False
     transport: Any
+    _held: list[bytes] | None = None
+    _heldIndex: int = 0
+    _delivering: tuple[list[bytes], Iterator[bytes]] | None = None
 
     def pauseProducing(self) -> None:
         """
-        Stop delivering messages and ask the transport to stop reading.
+        Stop delivering messages, even in the middle of a read, and ask the
+        transport to stop reading.
         """
+        self._holdBack()
         self.paused = True
         if self._transportOpen():
             self.transport.pauseProducing()
 
     def resumeProducing(self) -> None:
         """
-        Deliver the messages buffered while paused, then read again.
+        Deliver the messages kept while paused, in order, then read again.
         """
         self.paused = False
         if self._transportOpen():
@@ -85,6 +96,7 @@ class _PauseableMixin:
         """
         Stop delivering messages for good and close the connection.
         """
+        self._holdBack()
         self.paused = True
         if self._transportOpen():
             self.transport.stopProducing()
@@ -93,6 +105,35 @@ class _PauseableMixin:
         # A closing transport has nothing left to pause or resume.
         transport = self.transport
         return transport is not None and not transport.disconnecting
+
+    def _holdBack(self) -> None:
+        delivering = self._delivering
+        if delivering is None:
+            return
+        messages, iterator = delivering
+        remaining = length_hint(iterator)
+        if remaining:
+            self._held = messages
+            self._heldIndex = len(messages) - remaining
+            cast(Any, iterator).__setstate__(len(messages))
+
+    def _takeHeld(self) -> list[bytes]:
+        """
+        Remove and return the messages held back, as a new list.
+        """
+        held, index = self._held, self._heldIndex
+        self._held = None
+        self._heldIndex = 0
+        if held is None:
+            return []
+        return held[index:] if index else held
+
+    def _iterate(self, messages: list[bytes], start: int) -> Iterator[bytes]:
+        iterator = iter(messages)
+        if start:
+            cast(Any, iterator).__setstate__(start)
+        self._delivering = (messages, iterator)
+        return iterator
 
     def dataReceived(self, data: bytes) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -133,9 +174,6 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
 
     # Unparsed bytes, after every line in ``_lines[_lineIndex:]``.
     _buffer: bytes = b""
-    # Complete lines split from a read but not delivered yet (pause, reentry).
-    _lines: list[bytes] | None = None
-    _lineIndex: int = 0
     _busyReceiving: bool = False
     # Set after an overlong unterminated line: bytes are dropped up to the
     # next delimiter, so a subclass that keeps the connection stays in step.
@@ -148,18 +186,17 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
         :return: the dropped bytes, exactly as received: undelivered lines
             joined by the delimiter, followed by the unterminated rest.
         """
-        pending = b""
-        if self._lines is not None and self._lineIndex < len(self._lines):
-            rest = self._lines[self._lineIndex :]
-            pending = self.delimiter.join(rest) + self.delimiter
-        buffered = pending + self._buffer
-        if self._lines is not None:
-            # Also ends a delivery loop running over this list.
-            self._lines.clear()
-        self._lines = None
-        self._lineIndex = 0
+        self._holdBack()
+        buffered = self._heldAsBytes() + self._buffer
         self._buffer = b""
         return buffered
+
+    def _heldAsBytes(self) -> bytes:
+        held = self._takeHeld()
+        if not held:
+            return b""
+        delimiter = self.delimiter
+        return delimiter.join(held) + delimiter
 
     def setLineMode(self, extra: bytes = b"") -> Any:
         """
@@ -180,6 +217,9 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
         delivered as lines, to ``rawDataReceived`` instead of splitting them.
         """
         self.line_mode = 0
+        self._holdBack()
+        if self._held is not None:
+            self._buffer = self._heldAsBytes() + self._buffer
 
     def rawDataReceived(self, data: bytes) -> object:
         """
@@ -251,14 +291,13 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
             self._buffer = data
         delimiter = self.delimiter
         while not self.paused:
-            lines = self._lines
-            if lines is not None:
-                why = self._deliverLines(lines)
+            held = self._held
+            if held is not None:
+                self._held = None
+                why = self._deliverLines(held, self._heldIndex)
                 if why is not None:
                     return why
-                if self.paused:
-                    return None
-                self._lines = None
+                continue
             buffer = self._buffer
             if not buffer:
                 return None
@@ -275,14 +314,15 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
                     self._buffer = buffer[-keep:] if keep else b""
                     return None
                 self._discarding = False
-                self._buffer = buffer = buffer[index + len(delimiter) :]
+                self._buffer = buffer[index + len(delimiter) :]
                 continue
-            parts = buffer.split(delimiter)
-            rest = parts.pop()
+            lines = buffer.split(delimiter)
+            rest = lines.pop()
             self._buffer = rest
-            if parts:
-                self._lines = parts
-                self._lineIndex = 0
+            if lines:
+                why = self._deliverLines(lines, 0)
+                if why is not None:
+                    return why
                 continue
             return self._checkRest(rest)
         return None
@@ -300,40 +340,41 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
             return self.lineLengthExceeded(rest)
         return None
 
-    def _deliverLines(self, lines: list[bytes]) -> object:
+    def _deliverLines(self, lines: list[bytes], start: int) -> object:
         """
-        Deliver ``lines[_lineIndex:]`` until done, paused, switched to raw
-        mode or told to stop.  Return a stop reason, or None.
+        Deliver ``lines[start:]`` until done, paused, switched to raw mode or
+        told to stop.  Return a stop reason, or None.
         """
         limit = self.MAX_LENGTH
-        # One C-level pass saves a length check per line in the common case.
-        checkLength = max(map(len, lines), default=0) > limit
         lineReceived = self.lineReceived
         transport = self.transport
         if transport is None:
             transport = _NO_TRANSPORT
-        # A list iterator ends early if clearLineBuffer empties the list.
-        start = self._lineIndex
-        for position, line in enumerate(islice(lines, start, None), start):
-            if self.paused or not self.line_mode:
-                self._lineIndex = position
-                if not self.line_mode:
-                    # What is not delivered yet goes to raw mode, as received.
-                    delimiter = self.delimiter
-                    rest = delimiter.join(lines[position:])
-                    self._buffer = rest + delimiter + self._buffer
-                    self._lines = None
-                return None
-            self._lineIndex = position + 1
-            if checkLength and len(line) > limit:
-                why = self.lineLengthExceeded(line)
+        iterator = self._iterate(lines, start)
+        try:
+            # One C-level pass spares a length test per line in the usual case.
+            if max(map(len, lines)) <= limit:
+                for line in iterator:
+                    why = lineReceived(line)
+                    if why or transport.disconnecting:
+                        self._stopReading()
+                        return why if why else False
             else:
-                why = lineReceived(line)
-            if why or transport.disconnecting:
-                self._lines = None
-                self._buffer = b""
-                return why if why else False
+                for line in iterator:
+                    if len(line) > limit:
+                        why = self.lineLengthExceeded(line)
+                    else:
+                        why = lineReceived(line)
+                    if why or transport.disconnecting:
+                        self._stopReading()
+                        return why if why else False
+        finally:
+            self._delivering = None
         return None
+
+    def _stopReading(self) -> None:
+        self._held = None
+        self._buffer = b""
 
     def _isDisconnecting(self) -> bool:
         transport = self.transport
@@ -553,7 +594,8 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
     :ivar structFormat: the ``struct`` format of the length prefix.
     :ivar prefixLength: the size of the prefix in bytes.
     :ivar MAX_LENGTH: the longest string accepted, in bytes.
-    :ivar recvd: bytes received but not delivered yet.
+    :ivar recvd: bytes received but not parsed yet (strings already cut
+        from a read and held back by a pause are kept apart).
     """
 
     structFormat: ClassVar[str]
@@ -606,59 +648,89 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
             # The running loop, or resumeProducing, parses these in order.
             self.recvd = self.recvd + data if self.recvd else data
             return
-        buffer = self.recvd + data if self.recvd else data
-        self.recvd = b""
         self._busyReceiving = True
         try:
-            while buffer:
-                rest = self._parse(buffer)
-                if rest is None:
-                    return
-                more = self.recvd
-                self.recvd = b""
-                if more and not self.paused and not self._isDisconnecting():
-                    buffer = rest + more
-                    continue
-                self.recvd = rest + more
-                return
+            self._receive(data)
         finally:
             self._busyReceiving = False
 
-    def _isDisconnecting(self) -> bool:
-        transport = self.transport
-        return transport is not None and bool(transport.disconnecting)
+    def _receive(self, data: bytes) -> None:
+        if self._held is not None and not self._deliver([]):
+            self.recvd = self.recvd + data if self.recvd else data
+            return
+        buffer = self.recvd + data if self.recvd else data
+        while buffer:
+            strings, rest, exceeded = self._split(buffer)
+            # Bytes received while delivering are appended after ``rest``.
+            self.recvd = rest
+            if strings and not self._deliver(strings):
+                return
+            if exceeded is not None:
+                self.recvd = b""
+                self.lengthLimitExceeded(exceeded)
+                return
+            if self.recvd is rest:
+                return
+            buffer = self.recvd
 
-    def _parse(self, buffer: bytes) -> bytes | None:
+    def _split(self, buffer: bytes) -> tuple[list[bytes], bytes, int | None]:
         """
-        Deliver the complete strings at the start of ``buffer``.
+        Cut the complete strings at the start of ``buffer``.
 
-        :return: the unparsed rest, or None once the limit was exceeded.
+        :return: the strings, the unparsed rest, and the first length over
+            ``MAX_LENGTH`` (strings after it are not cut), or None.
         """
         unpack = _structs[self.structFormat].unpack_from
         prefix = self.prefixLength
+        strings: list[bytes] = []
+        append = strings.append
+        offset = 0
+        size = len(buffer)
+        last = size - prefix
+        end = 0
+        while offset <= last:
+            start = offset + prefix
+            end = start + unpack(buffer, offset)[0]
+            if end > size:
+                break
+            append(buffer[start:end])
+            offset = end
         limit = self.MAX_LENGTH
+        if strings and max(map(len, strings)) > limit:
+            for index, string in enumerate(strings):
+                if len(string) > limit:
+                    return strings[:index], b"", len(string)
+        if offset <= last and end - offset - prefix > limit:
+            # Announced but not received: refused before it is buffered.
+            return strings, b"", end - offset - prefix
+        return strings, buffer[offset:] if offset else buffer, None
+
+    def _deliver(self, strings: list[bytes]) -> bool:
+        """
+        Deliver ``strings``, then any held back and released meanwhile.
+
+        :return: whether parsing may go on (not paused, not closing).
+        """
         stringReceived = self.stringReceived
         transport = self.transport
         if transport is None:
             transport = _NO_TRANSPORT
-        offset = 0
-        last = len(buffer) - prefix
-        while offset <= last:
-            length = unpack(buffer, offset)[0]
-            start = offset + prefix
-            offset = start + length
-            # One test covers both the limit and the incomplete case on the
-            # fast path; the limit is checked before anything is sliced.
-            if length > limit or offset > last + prefix:
-                if length > limit:
-                    self.lengthLimitExceeded(length)
-                    return None
-                offset = start - prefix
-                break
-            stringReceived(buffer[start:offset])
-            if self.paused or transport.disconnecting:
-                break
-        return buffer[offset:] if offset else buffer
+        start = 0
+        while True:
+            try:
+                for string in self._iterate(strings, start):
+                    stringReceived(string)
+                    if transport.disconnecting:
+                        self._held = None
+                        return False
+            finally:
+                self._delivering = None
+            if self.paused:
+                return False
+            if self._held is None:
+                return True
+            strings, start = self._held, self._heldIndex
+            self._held = None
 
 
 class _NoTransport:
