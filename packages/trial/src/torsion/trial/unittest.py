@@ -171,7 +171,7 @@ def _excInfoOf(failureOrExc: Any) -> ExcInfo:
     if _isFailure(failureOrExc):
         info = FailureExcInfo((type(exc), exc, tb))
         info.failure = failureOrExc
-        return info  # type: ignore[return-value]
+        return info
     return (type(exc), exc, tb)
 
 
@@ -509,7 +509,7 @@ class SynchronousTestCase(pyunit.TestCase):
                 )
                 return False
             if _isFailure(captured[0]):
-                self._record(outcome, captured[0])  # type: ignore[attr-defined]
+                self._record(outcome, captured[0])
                 return False
         return True
 
@@ -1068,7 +1068,7 @@ class TestCase(SynchronousTestCase):
             )
             return False
         if _isFailure(waited.result):
-            self._record(outcome, waited.result)  # type: ignore[attr-defined]
+            self._record(outcome, waited.result)
             return False
         return True
 

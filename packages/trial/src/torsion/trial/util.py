@@ -162,9 +162,10 @@ def _selectables(reactor: Any) -> list[Any]:
     if getReaders is None or getWriters is None:
         return []
     waker = _waker(reactor)
+    internal = getattr(reactor, "_internalReaders", ())
     seen: list[Any] = []
     for sel in list(getReaders()) + list(getWriters()):
-        if sel is waker or any(sel is s for s in seen):
+        if sel is waker or sel in internal or any(sel is s for s in seen):
             continue
         # Internal selectables a reactor may register for itself (wakers,
         # signal pipes) mark themselves so they are never reported.

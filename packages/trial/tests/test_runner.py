@@ -1,0 +1,375 @@
+"""
+The ``torsion-trial`` command, run as a real subprocess.
+"""
+
+import fcntl
+import os
+import re
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from torsion.trial import runner
+
+
+@pytest.mark.parametrize("name", ["tree", "verbose", "text", "summary", "junitxml"])
+def test_reportersEndWithSummary(suites, trial, name):
+    """
+    Under every reporter the run of the sample suite ends with the summary
+    line and exits with status 1.
+    """
+    done = trial("--reporter", name, str(suites.outcomes), cwd=suites.dir)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.rstrip().splitlines()[-1] == suites.summary
+
+
+def test_script(suites, trial):
+    """
+    The installed ``torsion-trial`` script runs tests and exits 0 when they
+    pass.
+    """
+    done = trial(str(suites.passing), cwd=suites.dir, script=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.rstrip().endswith("PASSED (3 passed, 0 failed)")
+
+
+def test_treeOutcomes(suites, trial):
+    """
+    The default (tree) reporter shows each test's outcome.
+    """
+    done = trial(str(suites.outcomes), cwd=suites.dir)
+    for method, status in suites.status.items():
+        assert re.search(rf"^    {method} \.\.\. +\[{status}\]$", done.stdout, re.M), (
+            method
+        )
+
+
+def test_junitxmlFile(suites, trial):
+    """
+    ``--junit-xml`` chooses where the XML goes.
+    """
+    path = suites.dir / "report.xml"
+    done = trial(
+        "--reporter",
+        "junitxml",
+        "--junit-xml",
+        str(path),
+        str(suites.outcomes),
+        cwd=suites.dir,
+    )
+    assert done.returncode == 1
+    assert len(ET.parse(path).getroot().findall("testsuite/testcase")) == 8
+
+
+def test_subunitMissing(suites, trial):
+    """
+    The subunit reporter without python-subunit is a clear usage error.
+    """
+    try:
+        import subunit  # noqa: F401
+    except ImportError:
+        done = trial("--reporter", "subunit", str(suites.passing), cwd=suites.dir)
+        assert done.returncode == 2
+        assert "python-subunit" in done.stderr
+    else:  # pragma: no cover - depends on the environment
+        done = trial("--reporter", "subunit", str(suites.passing), cwd=suites.dir)
+        assert done.returncode == 0
+
+
+def test_coverageMissing(suites, trial):
+    """
+    ``--coverage`` without coverage.py is a clear usage error.
+    """
+    try:
+        import coverage  # noqa: F401
+    except ImportError:
+        done = trial("--coverage", str(suites.passing), cwd=suites.dir)
+        assert done.returncode == 2
+        assert "coverage" in done.stderr
+    else:  # pragma: no cover - depends on the environment
+        done = trial("--coverage", str(suites.passing), cwd=suites.dir)
+        assert done.returncode == 0
+
+
+def test_helpReporters(tmp_path, trial):
+    """
+    ``--help-reporters`` lists every reporter.
+    """
+    done = trial("--help-reporters", cwd=tmp_path)
+    assert done.returncode == 0
+    for name in ("tree", "verbose", "text", "summary", "junitxml", "subunit"):
+        assert re.search(rf"^  {name} ", done.stdout, re.M)
+
+
+def test_unknownReporter(suites, trial):
+    done = trial("--reporter", "nope", str(suites.passing), cwd=suites.dir)
+    assert done.returncode == 2
+    assert "unknown reporter" in done.stderr
+
+
+def test_dottedNames(suites, trial):
+    """
+    Tests can be named by module, class or method.
+    """
+    module = suites.outcomesModule
+    done = trial(
+        "--reporter", "verbose", f"{module}.Outcomes.test_pass", cwd=suites.dir
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASSED (1 passed, 0 failed)" in done.stdout
+    done = trial("--reporter", "summary", f"{module}.Outcomes", cwd=suites.dir)
+    assert suites.summary in done.stdout
+    done = trial("--reporter", "summary", module, cwd=suites.dir)
+    assert suites.summary in done.stdout
+
+
+def test_package(tmp_path, trial):
+    """
+    A package is searched recursively for ``test_*`` modules.
+    """
+    pkg = tmp_path / "mypkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    body = "from torsion.trial import unittest\nclass T(unittest.SynchronousTestCase):\n    def test_x(self): pass\n"
+    (pkg / "test_top.py").write_text(body)
+    (pkg / "sub" / "test_deep.py").write_text(body)
+    (pkg / "helper.py").write_text(body)
+    done = trial("--reporter", "verbose", "mypkg", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "mypkg.sub.test_deep.T.test_x ... [OK]" in done.stdout
+    assert "mypkg.test_top.T.test_x ... [OK]" in done.stdout
+    assert "helper" not in done.stdout
+    done = trial("--reporter", "verbose", str(pkg), cwd=tmp_path)
+    assert "PASSED (2 passed, 0 failed)" in done.stdout
+
+
+def test_importError(tmp_path, trial):
+    """
+    A module that fails to import is reported as an error, not a crash.
+    """
+    (tmp_path / "test_broken.py").write_text("import no_such_module_here\n")
+    done = trial(str(tmp_path / "test_broken.py"), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "no_such_module_here" in done.stdout
+    assert "FAILED (0 passed, 0 failed, 1 errors)" in done.stdout
+    done = trial("no_such_package_anywhere", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "No module named 'no_such_package_anywhere'" in done.stdout
+
+
+def test_exitfirst(suites, trial):
+    """
+    ``--exitfirst`` stops at the first failure or error.
+    """
+    done = trial(
+        "--exitfirst", "--reporter", "summary", str(suites.outcomes), cwd=suites.dir
+    )
+    assert done.returncode == 1
+    assert "Ran 1 tests" in done.stdout
+
+
+def test_random(suites, trial):
+    """
+    ``--random SEED`` shuffles reproducibly and says which seed it used.
+    """
+    orders = []
+    for _ in range(2):
+        done = trial(
+            "--random",
+            "7",
+            "--reporter",
+            "verbose",
+            str(suites.outcomes),
+            cwd=suites.dir,
+        )
+        assert "seed 7" in done.stdout
+        orders.append(re.findall(r"Outcomes\.(test_\w+) \.\.\.", done.stdout))
+    assert orders[0] == orders[1]
+    assert sorted(orders[0]) == sorted(suites.status)
+    assert orders[0] != sorted(orders[0])
+
+
+def test_untilFailure(tmp_path, trial):
+    """
+    ``--until-failure`` repeats the run until a test fails.
+    """
+    (tmp_path / "test_flaky.py").write_text(
+        "import os\n"
+        "from torsion.trial import unittest\n"
+        "class T(unittest.SynchronousTestCase):\n"
+        "    def test_third(self):\n"
+        "        path = os.path.join(os.path.dirname(__file__), 'count')\n"
+        "        n = int(open(path).read()) if os.path.exists(path) else 0\n"
+        "        open(path, 'w').write(str(n + 1))\n"
+        "        self.assertLess(n, 2)\n"
+    )
+    done = trial("--until-failure", str(tmp_path / "test_flaky.py"), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "Test Pass 3" in done.stdout
+    assert "Test Pass 4" not in done.stdout
+    assert (tmp_path / "count").read_text() == "3"
+
+
+def test_tempDirectoryAndLogfile(tmp_path, trial):
+    """
+    Tests run inside ``_trial_temp``; what they log goes to its
+    ``test.log``; ``mktemp`` paths are under it.
+    """
+    (tmp_path / "test_where.py").write_text(
+        "import os\n"
+        "from torsion.python import log\n"
+        "from torsion.trial import unittest\n"
+        "class T(unittest.SynchronousTestCase):\n"
+        "    def test_it(self):\n"
+        "        log.msg('hello from the test 4321')\n"
+        "        open('cwd.txt', 'w').write(os.getcwd())\n"
+        "        open('mktemp.txt', 'w').write(self.mktemp())\n"
+    )
+    done = trial(str(tmp_path / "test_where.py"), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    temp = tmp_path / "_trial_temp"
+    assert (temp / "cwd.txt").read_text() == str(temp)
+    assert (temp / "mktemp.txt").read_text().startswith(str(temp) + os.sep)
+    assert "hello from the test 4321" in (temp / "test.log").read_text()
+
+
+def test_tempDirectoryLocked(tmp_path, trial):
+    """
+    While one run holds ``_trial_temp``, another uses ``_trial_temp-1``.
+    """
+    (tmp_path / "test_where.py").write_text(
+        "import os\n"
+        "from torsion.trial import unittest\n"
+        "class T(unittest.SynchronousTestCase):\n"
+        "    def test_it(self):\n"
+        "        open(os.path.join(os.path.dirname(__file__), 'cwd.txt'), 'w').write(os.getcwd())\n"
+    )
+    path, fd = runner.lockTempDirectory(str(tmp_path / "_trial_temp"))
+    try:
+        assert path == str(tmp_path / "_trial_temp")
+        done = trial(str(tmp_path / "test_where.py"), cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert (tmp_path / "cwd.txt").read_text() == str(tmp_path / "_trial_temp-1")
+    finally:
+        os.close(fd)
+
+
+def test_lockReleased(tmp_path):
+    """
+    Once released, the directory can be locked again (and is emptied).
+    """
+    path, fd = runner.lockTempDirectory(str(tmp_path / "t"))
+    (tmp_path / "t" / "leftover").write_text("x")
+    other, fd2 = runner.lockTempDirectory(str(tmp_path / "t"))
+    assert other == str(tmp_path / "t-1")
+    os.close(fd)
+    os.close(fd2)
+    again, fd3 = runner.lockTempDirectory(str(tmp_path / "t"))
+    assert again == path
+    assert not (tmp_path / "t" / "leftover").exists()
+    with open(path + ".lock") as f:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.close(fd3)
+
+
+@pytest.mark.parametrize("name", ["select", "poll", "epoll"])
+def test_reactorOption(tmp_path, trial, name):
+    """
+    ``--reactor NAME`` installs that reactor, and tests run on it.
+    """
+    (tmp_path / "test_which.py").write_text(
+        "from torsion.internet import defer\n"
+        "from torsion.trial import unittest\n"
+        "class T(unittest.TestCase):\n"
+        "    def test_it(self):\n"
+        "        from torsion.internet import reactor\n"
+        "        print('REACTOR', type(reactor).__module__)\n"
+        "        d = defer.Deferred()\n"
+        "        reactor.callLater(0.01, d.callback, None)\n"
+        "        return d\n"
+    )
+    done = trial("--reactor", name, str(tmp_path / "test_which.py"), cwd=tmp_path)
+    if sys.platform != "linux" and name == "epoll":  # pragma: no cover
+        assert done.returncode == 2
+        return
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"REACTOR torsion.internet.{name}reactor" in done.stdout
+
+
+def test_unknownReactor(suites, trial):
+    done = trial("--reactor", "nonesuch", str(suites.passing), cwd=suites.dir)
+    assert done.returncode == 2
+    assert "nonesuch" in done.stderr
+
+
+def test_jobs(suites, trial):
+    """
+    ``--jobs 2`` runs the suite in two workers and merges their results and
+    logs.
+    """
+    done = trial(
+        "--jobs", "2", "--reporter", "verbose", str(suites.outcomes), cwd=suites.dir
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.rstrip().splitlines()[-1] == suites.summary
+    for method, status in suites.status.items():
+        assert f"Outcomes.{method} ... [{status}]" in done.stdout
+    log = (suites.dir / "_trial_temp" / "test.log").read_text()
+    assert "logged text 9012" in log
+    assert "worker 0" in log and "worker 1" in log
+
+
+def test_jobsWorkerCrash(tmp_path, trial):
+    """
+    A worker that dies has its test reported as an error and is replaced;
+    the other tests still run.
+    """
+    (tmp_path / "test_crash.py").write_text(
+        "import os\n"
+        "from torsion.trial import unittest\n"
+        "class T(unittest.SynchronousTestCase):\n"
+        "    def test_a(self): pass\n"
+        "    def test_b_crash(self): os._exit(17)\n"
+        "    def test_c(self): pass\n"
+        "    def test_d(self): pass\n"
+        "    def test_e(self): pass\n"
+    )
+    done = trial(
+        "--jobs",
+        "2",
+        "--reporter",
+        "verbose",
+        str(tmp_path / "test_crash.py"),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    assert "test_crash.T.test_b_crash ... [ERROR]" in done.stdout
+    assert "exited with status 17" in done.stdout
+    assert "FAILED (4 passed, 0 failed, 1 errors)" in done.stdout
+
+
+def test_badJobs(suites, trial):
+    done = trial("--jobs", "0", str(suites.passing), cwd=suites.dir)
+    assert done.returncode == 2
+
+
+def test_debugRequiresOneJob(suites, trial):
+    done = trial("--jobs", "2", "--debug", str(suites.passing), cwd=suites.dir)
+    assert done.returncode == 2
+    assert "--debug" in done.stderr
+
+
+def test_loaderOrder(suites):
+    """
+    Loading is deterministic: sorted by class and method name.
+    """
+    loader = runner.TestLoader()
+    first = [t.id() for t in loader.loadFile(str(suites.outcomes))]
+    second = [
+        t.id() for t in loader.loadByNames([str(suites.outcomes), str(suites.outcomes)])
+    ]
+    assert first == second
+    assert [i.rsplit(".", 1)[1] for i in first] == sorted(suites.status)
