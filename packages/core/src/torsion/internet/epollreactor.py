@@ -13,7 +13,6 @@ import errno
 import select
 from typing import Any
 
-from torsion.internet import error
 from torsion.internet.interfaces import IReadDescriptor, IWriteDescriptor
 from torsion.internet.posixbase import PosixReactorBase
 
@@ -181,6 +180,10 @@ class EPollReactor(PosixReactorBase):
             why: Any = None
             isRead = False
             try:
+                if event & _GONE and not event & _INOUT:
+                    # An error or hang-up: the read (or write) call reports
+                    # exactly what happened, e.g. ECONNREFUSED on a UDP socket.
+                    event |= _IN if fd in self._reads else _OUT
                 if event & _IN:
                     isRead = True
                     why = selectable.doRead()
@@ -192,8 +195,6 @@ class EPollReactor(PosixReactorBase):
                 ):
                     isRead = False
                     why = selectable.doWrite()
-                if why is None and not event & _INOUT and event & _GONE:
-                    why = error.ConnectionLost("descriptor hung up")
             except Exception:
                 why = self._logDispatchError(selectable)
             if why is not None:

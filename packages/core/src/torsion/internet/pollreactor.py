@@ -161,6 +161,10 @@ class PollReactor(PosixReactorBase):
                 if event & select.POLLNVAL:
                     why = error.ConnectionFdescWentAway("invalid descriptor")
                 else:
+                    if event & _GONE and not event & _INOUT:
+                        # An error or hang-up: the read (or write) call reports
+                        # exactly what happened, e.g. ECONNREFUSED on a UDP socket.
+                        event |= _IN if fd in self._reads else _OUT
                     if event & _IN:
                         isRead = True
                         why = selectable.doRead()
@@ -172,8 +176,6 @@ class PollReactor(PosixReactorBase):
                     ):
                         isRead = False
                         why = selectable.doWrite()
-                    if why is None and not event & _INOUT and event & _GONE:
-                        why = error.ConnectionLost("descriptor hung up")
             except Exception:
                 why = self._logDispatchError(selectable)
             if why is not None:
