@@ -132,7 +132,11 @@ def test_package(tmp_path, trial):
     (pkg / "sub").mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     (pkg / "sub" / "__init__.py").write_text("")
-    body = "from torsion.trial import unittest\nclass T(unittest.SynchronousTestCase):\n    def test_x(self): pass\n"
+    body = (
+        "from torsion.trial import unittest\n"
+        "class T(unittest.SynchronousTestCase):\n"
+        "    def test_x(self): pass\n"
+    )
     (pkg / "test_top.py").write_text(body)
     (pkg / "sub" / "test_deep.py").write_text(body)
     (pkg / "helper.py").write_text(body)
@@ -244,7 +248,8 @@ def test_tempDirectoryLocked(tmp_path, trial):
         "from torsion.trial import unittest\n"
         "class T(unittest.SynchronousTestCase):\n"
         "    def test_it(self):\n"
-        "        open(os.path.join(os.path.dirname(__file__), 'cwd.txt'), 'w').write(os.getcwd())\n"
+        "        here = os.path.dirname(__file__)\n"
+        "        open(os.path.join(here, 'cwd.txt'), 'w').write(os.getcwd())\n"
     )
     path, fd = runner.lockTempDirectory(str(tmp_path / "_trial_temp"))
     try:
@@ -269,9 +274,8 @@ def test_lockReleased(tmp_path):
     again, fd3 = runner.lockTempDirectory(str(tmp_path / "t"))
     assert again == path
     assert not (tmp_path / "t" / "leftover").exists()
-    with open(path + ".lock") as f:
-        with pytest.raises(BlockingIOError):
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with open(path + ".lock") as f, pytest.raises(BlockingIOError):
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     os.close(fd3)
 
 
