@@ -25,8 +25,10 @@ status 127; the protocol's ``processEnded`` then receives a
 How a child is reaped: on Linux each child gets a pidfd (``os.pidfd_open``)
 that the reactor watches like any descriptor; it becomes readable when the
 child exits, and the child is then reaped with ``os.waitpid(pid, WNOHANG)``.
-Where pidfds are unavailable, the reactor's SIGCHLD handling calls
-``reapAllProcesses`` (and, failing that, exited children are polled for).
+The reactor's SIGCHLD handling also calls ``reapAllProcesses`` (registered
+through the reactor's ``_registerChildReaper`` hook); where pidfds are
+unavailable, exited children are in addition polled for with a growing delay
+(10 ms to 1 s), so a reactor running without signal handlers still reaps.
 """
 
 from __future__ import annotations
@@ -613,6 +615,14 @@ class _BaseProcess:
     def _watchExit(self) -> None:
         pid = self.pid
         assert pid is not None
+        # SIGCHLD: a reactor offering the hook runs reapAllProcesses in its
+        # own thread after each SIGCHLD (when its signal handlers are
+        # installed).
+        registerReaper = getattr(self.reactor, "_registerChildReaper", None)
+        if registerReaper is not None:
+            registerReaper(reapAllProcesses)
+        # A pidfd tells us about this child's exit without any signal, in
+        # any thread and whether or not signal handlers are installed.
         pidfdOpen: Callable[[int], int] | None = getattr(os, "pidfd_open", None)
         if pidfdOpen is not None:
             try:
@@ -624,8 +634,8 @@ class _BaseProcess:
                 self._pidfd = _PidfdWatcher(self, fd)
                 self.reactor.addReader(self._pidfd)
                 return
-        if not getattr(self.reactor, "_childReaping", False):
-            self._pollCall = self.reactor.callLater(self._pollDelay, self._poll)
+        # No pidfd, and SIGCHLD may not be handled: fall back to polling.
+        self._pollCall = self.reactor.callLater(self._pollDelay, self._poll)
 
     def _poll(self) -> None:
         self._pollCall = None

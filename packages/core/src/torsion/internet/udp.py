@@ -61,6 +61,17 @@ _log = Logger()
 
 _DROP_ON_SEND = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS})
 _REFUSED = frozenset({errno.ECONNREFUSED})
+# Errors a datagram socket reports after an ICMP message; the socket is fine.
+_TRANSIENT = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.EHOSTDOWN,
+        errno.ENETDOWN,
+        errno.EMSGSIZE,
+    }
+)
 
 
 class InvalidAddressError(ValueError):
@@ -214,7 +225,7 @@ class Port:
         :param addressFamily: ``socket.AF_INET`` or ``socket.AF_INET6``.
         :param protocol: the ``DatagramProtocol`` to connect.
         :param maxPacketSize: the largest datagram read.
-        :return: a port, not yet listening: call ``startListening``.
+        :return: the port, already listening.
         :raises torsion.internet.error.UnsupportedAddressFamily: for another
             family.
         :raises ValueError: if the descriptor is not a datagram socket of
@@ -232,6 +243,7 @@ class Port:
         interface = "::" if addressFamily == socket.AF_INET6 else ""
         port = cls(name[1], protocol, interface, maxPacketSize, reactor)
         port._adopted = skt
+        port.startListening()
         return port
 
     def _bindSocket(self) -> None:
@@ -506,6 +518,8 @@ class Port:
         skt = self.socket
         if skt is None:
             return
+        if reason is not None and not self.disconnecting and self._pendingICMPError():
+            return
         self.reactor.removeReader(self)
         self.socket = None
         self._fileno = -1
@@ -529,6 +543,32 @@ class Port:
         """
         Clean up after the socket closed (used by subclasses).
         """
+
+    def _pendingICMPError(self) -> bool:
+        """
+        Handle a socket error that is no reason to close the port.
+
+        An ICMP error (port unreachable after a send on a connected port)
+        leaves an error pending on the socket; poll-style reactors see only
+        an error condition and report it as a lost connection. Datagram
+        sockets are not lost by it: report a refusal and keep reading.
+
+        :return: ``True`` if the error was handled and the port stays open.
+        """
+        skt = self.socket
+        if skt is None:
+            return False
+        try:
+            pending = skt.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        except OSError:
+            return False
+        if pending not in _TRANSIENT:
+            return False
+        if pending in _REFUSED and self._connectedAddr is not None:
+            self._refused()
+        if self.socket is not None and not self.disconnecting:
+            self.reactor.addReader(self)
+        return True
 
 
 def _chain(d: defer.Deferred[None]) -> defer.Deferred[None]:

@@ -1,0 +1,417 @@
+"""
+Tests for UDP ports: ``reactor.listenUDP`` and ``torsion.internet.udp``.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+from reactormixins import runUntil
+from zope.interface.verify import verifyObject
+
+from torsion.internet import error, udp
+from torsion.internet.address import IPv4Address, IPv6Address
+from torsion.internet.defer import Deferred
+from torsion.internet.interfaces import (
+    IListeningPort,
+    IReadDescriptor,
+    ISystemHandle,
+    IUDPTransport,
+)
+from torsion.internet.protocol import DatagramProtocol
+
+
+class Recorder(DatagramProtocol):
+    """
+    Records datagrams; ``waitFor(n)`` gives a Deferred fired once ``n``
+    datagrams have arrived.
+    """
+
+    noisy = False
+
+    def __init__(self) -> None:
+        self.received: list[tuple[bytes, Any]] = []
+        self.started = 0
+        self.stopped = 0
+        self._waiting: list[tuple[int, Deferred[list[tuple[bytes, Any]]]]] = []
+        self.refused: Deferred[None] = Deferred()
+
+    def startProtocol(self) -> None:
+        self.started += 1
+
+    def stopProtocol(self) -> None:
+        self.stopped += 1
+
+    def datagramReceived(self, data: bytes, addr: Any) -> None:
+        self.received.append((data, addr))
+        for entry in list(self._waiting):
+            count, d = entry
+            if len(self.received) >= count:
+                self._waiting.remove(entry)
+                d.callback(self.received)
+
+    def connectionRefused(self) -> None:
+        if not self.refused.called:
+            self.refused.callback(None)
+
+    def waitFor(self, count: int) -> Deferred[list[tuple[bytes, Any]]]:
+        d: Deferred[list[tuple[bytes, Any]]] = Deferred()
+        if len(self.received) >= count:
+            d.callback(self.received)
+        else:
+            self._waiting.append((count, d))
+        return d
+
+
+class Echo(Recorder):
+    def datagramReceived(self, data: bytes, addr: Any) -> None:
+        self.transport.write(data, addr)
+        super().datagramReceived(data, addr)
+
+
+@pytest.fixture
+def plainSocket() -> Any:
+    skt = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    skt.bind(("127.0.0.1", 0))
+    yield skt
+    skt.close()
+
+
+def _listen(reactor: Any, proto: Any, interface: str = "127.0.0.1", **kw: Any) -> Any:
+    return reactor.listenUDP(0, proto, interface=interface, **kw)
+
+
+def test_interfaces(reactor: Any) -> None:
+    port = _listen(reactor, Recorder())
+    try:
+        assert verifyObject(IUDPTransport, port)
+        assert verifyObject(IListeningPort, port)
+        assert verifyObject(ISystemHandle, port)
+        assert verifyObject(IReadDescriptor, port)
+    finally:
+        runUntil(reactor, port.stopListening())
+
+
+def test_startAndStopProtocol(reactor: Any) -> None:
+    proto = Recorder()
+    port = _listen(reactor, proto)
+    assert proto.started == 1
+    assert proto.transport is port
+    host = port.getHost()
+    assert isinstance(host, IPv4Address)
+    assert host.type == "UDP"
+    assert host.host == "127.0.0.1"
+    assert host.port > 0
+    fd = port.fileno()
+    assert fd >= 0
+    assert runUntil(reactor, port.stopListening()) is None
+    assert proto.stopped == 1
+    assert proto.transport is None
+    assert port.fileno() == -1
+    with pytest.raises(OSError):
+        socket.socket(fileno=fd).close()
+
+
+def test_stopListeningTwice(reactor: Any) -> None:
+    port = _listen(reactor, Recorder())
+    first = port.stopListening()
+    second = port.stopListening()
+    runUntil(reactor, first)
+    runUntil(reactor, second)
+    assert runUntil(reactor, port.stopListening()) is None
+
+
+def test_echo(reactor: Any) -> None:
+    server = Echo()
+    client = Recorder()
+    serverPort = _listen(reactor, server)
+    clientPort = _listen(reactor, client)
+    try:
+        serverAddr = ("127.0.0.1", serverPort.getHost().port)
+        clientPort.write(b"hello", serverAddr)
+        clientPort.write(b"world", serverAddr)
+        received = runUntil(reactor, client.waitFor(2))
+        assert [data for data, _ in received] == [b"hello", b"world"]
+        assert received[0][1] == serverAddr
+        assert server.received[0][1] == ("127.0.0.1", clientPort.getHost().port)
+    finally:
+        runUntil(reactor, serverPort.stopListening())
+        runUntil(reactor, clientPort.stopListening())
+
+
+def test_receiveFromPlainSocket(reactor: Any, plainSocket: socket.socket) -> None:
+    proto = Recorder()
+    port = _listen(reactor, proto)
+    try:
+        for i in range(100):
+            plainSocket.sendto(b"%d" % i, ("127.0.0.1", port.getHost().port))
+        received = runUntil(reactor, proto.waitFor(100))
+        assert [data for data, _ in received] == [b"%d" % i for i in range(100)]
+        assert {addr for _, addr in received} == {plainSocket.getsockname()}
+    finally:
+        runUntil(reactor, port.stopListening())
+
+
+def test_readsAtMostMaxDatagramsPerRead(
+    reactor: Any, plainSocket: socket.socket
+) -> None:
+    proto = Recorder()
+    port = _listen(reactor, proto)
+    port.maxDatagramsPerRead = 3
+    try:
+        for i in range(7):
+            plainSocket.sendto(b"%d" % i, ("127.0.0.1", port.getHost().port))
+        # Loopback delivery is complete once sendto returns.
+        port.doRead()
+        assert len(proto.received) == 3
+        port.doRead()
+        assert len(proto.received) == 6
+        port.doRead()
+        assert len(proto.received) == 7
+        port.doRead()
+        assert len(proto.received) == 7
+    finally:
+        runUntil(reactor, port.stopListening())
+
+
+def test_defaultMaxDatagramsPerRead() -> None:
+    assert udp.MAX_DATAGRAMS_PER_READ == udp.Port.maxDatagramsPerRead == 256
+
+
+def test_maxPacketSizeBoundary(reactor: Any, plainSocket: socket.socket) -> None:
+    proto = Recorder()
+    port = _listen(reactor, proto, maxPacketSize=10)
+    try:
+        dest = ("127.0.0.1", port.getHost().port)
+        plainSocket.sendto(b"x" * 10, dest)
+        plainSocket.sendto(b"y" * 11, dest)
+        received = runUntil(reactor, proto.waitFor(2))
+        assert [data for data, _ in received] == [b"x" * 10, b"y" * 10]
+    finally:
+        runUntil(reactor, port.stopListening())
+
+
+def test_invalidMaxPacketSize(reactor: Any) -> None:
+    with pytest.raises(ValueError):
+        reactor.listenUDP(0, Recorder(), interface="127.0.0.1", maxPacketSize=0)
+
+
+def test_writeStrRaises(reactor: Any) -> None:
+    port = _listen(reactor, Recorder())
+    try:
+        with pytest.raises(TypeError, match="str"):
+            port.write("text", ("127.0.0.1", 9))  # type: ignore[arg-type]
+    finally:
+        runUntil(reactor, port.stopListening())
+
+
+@pytest.mark.parametrize("host", ["localhost", "example.com", "::1", "1.2.3"])
+def test_writeNonLiteralOrWrongFamily(reactor: Any, host: str) -> None:
+    port = _listen(reactor, Recorder())
+    try:
+        with pytest.raises(udp.InvalidAddressError):
+            port.write(b"x", (host, 9))
+    finally:
+        runUntil(reactor, port.stopListening())
+
+
+def test_writeWithoutAddressUnconnected(reactor: Any) -> None:
+    port = _listen(reactor, Recorder())
+    try:
+        with pytest.raises(ValueError):
+            port.write(b"x")
+    finally:
+        runUntil(reactor, port.stopListening())
+
+
+def test_tooLongDatagram(reactor: Any) -> None:
+    port = _listen(reactor, Recorder())
+    try:
+        with pytest.raises(error.MessageLengthError):
+            port.write(b"x" * 70000, ("127.0.0.1", 9))
+    finally:
+        runUntil(reactor, port.stopListening())
+
+
+def test_writeAfterStopIsIgnored(reactor: Any) -> None:
+    port = _listen(reactor, Recorder())
+    runUntil(reactor, port.stopListening())
+    port.write(b"x", ("127.0.0.1", 9))
+
+
+def test_connectedPort(reactor: Any, plainSocket: socket.socket) -> None:
+    server = Echo()
+    client = Recorder()
+    serverPort = _listen(reactor, server)
+    clientPort = _listen(reactor, client)
+    try:
+        serverNumber = serverPort.getHost().port
+        clientPort.connect("127.0.0.1", serverNumber)
+        clientPort.write(b"one")
+        clientPort.write(b"two", ("127.0.0.1", serverNumber))
+        with pytest.raises(ValueError):
+            clientPort.write(b"x", ("127.0.0.1", serverNumber + 1))
+        # A stranger's datagram is discarded by the connected socket.
+        plainSocket.sendto(b"stranger", ("127.0.0.1", clientPort.getHost().port))
+        received = runUntil(reactor, client.waitFor(2))
+        assert [data for data, _ in received] == [b"one", b"two"]
+        with pytest.raises(RuntimeError):
+            clientPort.connect("127.0.0.1", serverNumber)
+    finally:
+        runUntil(reactor, serverPort.stopListening())
+        runUntil(reactor, clientPort.stopListening())
+
+
+def test_connectNeedsIPLiteral(reactor: Any) -> None:
+    port = _listen(reactor, Recorder())
+    try:
+        with pytest.raises(udp.InvalidAddressError):
+            port.connect("localhost", 9)
+    finally:
+        runUntil(reactor, port.stopListening())
+
+
+def test_connectionRefused(reactor: Any) -> None:
+    # Find a port nobody listens on.
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    deadPort = probe.getsockname()[1]
+    probe.close()
+    proto = Recorder()
+    port = _listen(reactor, proto)
+    try:
+        port.connect("127.0.0.1", deadPort)
+        port.write(b"anyone?")
+        runUntil(reactor, proto.refused)
+        # A refusal does not close the port.
+        assert port.connected
+        assert port.fileno() >= 0
+        assert proto.stopped == 0
+    finally:
+        runUntil(reactor, port.stopListening())
+
+
+def test_ipv6Echo(reactor: Any) -> None:
+    server = Echo()
+    client = Recorder()
+    serverPort = reactor.listenUDP(0, server, interface="::1")
+    clientPort = reactor.listenUDP(0, client, interface="::1")
+    try:
+        host = serverPort.getHost()
+        assert isinstance(host, IPv6Address)
+        assert host.type == "UDP"
+        clientPort.write(b"six", ("::1", host.port))
+        [(data, addr)] = runUntil(reactor, client.waitFor(1))
+        assert data == b"six"
+        assert addr == ("::1", host.port)
+        with pytest.raises(udp.InvalidAddressError):
+            clientPort.write(b"x", ("127.0.0.1", host.port))
+    finally:
+        runUntil(reactor, serverPort.stopListening())
+        runUntil(reactor, clientPort.stopListening())
+
+
+def test_interfaceMustBeLiteral(reactor: Any) -> None:
+    with pytest.raises(udp.InvalidAddressError):
+        reactor.listenUDP(0, Recorder(), interface="localhost")
+
+
+def test_cannotListenOnBusyPort(reactor: Any) -> None:
+    port = _listen(reactor, Recorder())
+    try:
+        with pytest.raises(error.CannotListenError):
+            reactor.listenUDP(port.getHost().port, Recorder(), interface="127.0.0.1")
+    finally:
+        runUntil(reactor, port.stopListening())
+
+
+def test_broadcastAllowed(reactor: Any) -> None:
+    port = _listen(reactor, Recorder())
+    try:
+        assert port.getBroadcastAllowed() is False
+        port.setBroadcastAllowed(True)
+        assert port.getBroadcastAllowed() is True
+        port.setBroadcastAllowed(False)
+        assert port.getBroadcastAllowed() is False
+    finally:
+        runUntil(reactor, port.stopListening())
+
+
+def test_protocolErrorIsLoggedAndPortSurvives(
+    reactor: Any, plainSocket: socket.socket
+) -> None:
+    from torsion.logger import globalLogPublisher
+
+    class Fragile(Recorder):
+        def datagramReceived(self, data: bytes, addr: Any) -> None:
+            super().datagramReceived(data, addr)
+            if data == b"bad":
+                raise ZeroDivisionError("protocol bug")
+
+    events: list[dict[str, Any]] = []
+    globalLogPublisher.addObserver(events.append)
+    proto = Fragile()
+    port = _listen(reactor, proto)
+    try:
+        dest = ("127.0.0.1", port.getHost().port)
+        plainSocket.sendto(b"bad", dest)
+        plainSocket.sendto(b"good", dest)
+        received = runUntil(reactor, proto.waitFor(2))
+        assert [data for data, _ in received] == [b"bad", b"good"]
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+        runUntil(reactor, port.stopListening())
+    failures = [e["log_failure"] for e in events if "log_failure" in e]
+    assert [f.type for f in failures] == [ZeroDivisionError]
+
+
+def test_stopListeningFromDatagramReceived(
+    reactor: Any, plainSocket: socket.socket
+) -> None:
+    stopped: list[Deferred[None]] = []
+
+    class StopOnFirst(Recorder):
+        def datagramReceived(self, data: bytes, addr: Any) -> None:
+            super().datagramReceived(data, addr)
+            stopped.append(self.transport.stopListening())
+
+    proto = StopOnFirst()
+    port = _listen(reactor, proto)
+    dest = ("127.0.0.1", port.getHost().port)
+    plainSocket.sendto(b"1", dest)
+    plainSocket.sendto(b"2", dest)
+    runUntil(reactor, proto.waitFor(1))
+    runUntil(reactor, stopped[0])
+    assert [data for data, _ in proto.received] == [b"1"]
+    assert proto.stopped == 1
+
+
+def test_oneProtocolCannotListenTwice(reactor: Any) -> None:
+    proto = Recorder()
+    port = _listen(reactor, proto)
+    try:
+        with pytest.raises(RuntimeError):
+            _listen(reactor, proto)
+    finally:
+        runUntil(reactor, port.stopListening())
+
+
+def test_adoptDatagramPort(reactor: Any, plainSocket: socket.socket) -> None:
+    skt = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    skt.bind(("127.0.0.1", 0))
+    number = skt.getsockname()[1]
+    proto = Recorder()
+    try:
+        port = reactor.adoptDatagramPort(skt.fileno(), socket.AF_INET, proto)
+    finally:
+        # The reactor duplicated the descriptor; ours is ours to close.
+        skt.close()
+    try:
+        assert port.getHost().port == number
+        plainSocket.sendto(b"adopted", ("127.0.0.1", number))
+        [(data, _)] = runUntil(reactor, proto.waitFor(1))
+        assert data == b"adopted"
+    finally:
+        runUntil(reactor, port.stopListening())
