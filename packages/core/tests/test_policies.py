@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from reactormixins import runUntil
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from torsion.internet import error, interfaces, protocol
 from torsion.internet.address import IPv4Address
+from torsion.internet.defer import Deferred
 from torsion.internet.task import Clock
 from torsion.internet.testing import (
     AccumulatingProtocol,
@@ -504,3 +506,91 @@ def test_accumulatingProtocolThroughWrapper() -> None:
     wrapper, _transport = connectWrapper(factory)
     wrapper.dataReceived(b"abc")
     assert wrapper.wrappedProtocol.data == b"abc"
+
+
+# Over real TCP
+
+
+class Client(protocol.Protocol):
+    """
+    Sends ``greeting`` on connect; fires ``closed`` with what it received
+    when the connection ends.
+    """
+
+    def __init__(self, greeting: bytes = b"") -> None:
+        self.greeting = greeting
+        self.received = b""
+        self.closed: Deferred[bytes] = Deferred()
+
+    def connectionMade(self) -> None:
+        if self.greeting:
+            self.transport.write(self.greeting)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+
+    def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
+        self.closed.callback(self.received)
+
+
+def connectClient(reactor: Any, port: Any, client: Client) -> None:
+    factory = protocol.ClientFactory()
+    factory.protocol = lambda: client  # type: ignore[assignment]
+    reactor.connectTCP("127.0.0.1", port.getHost().port, factory)
+
+
+class EchoQuit(protocol.Protocol):
+    def dataReceived(self, data: bytes) -> None:
+        self.transport.write(data)
+        if data.endswith(b"QUIT"):
+            self.transport.loseConnection()
+
+
+def test_wrappingFactoryOverTCP(reactor: Any) -> None:
+    factory = policies.WrappingFactory(protocol.Factory.forProtocol(EchoQuit))
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    try:
+        client = Client(b"hello QUIT")
+        connectClient(reactor, port, client)
+        assert runUntil(reactor, client.closed) == b"hello QUIT"
+        assert factory.protocols == {}
+    finally:
+        runUntil(reactor, port.stopListening())
+
+
+def test_timeoutFactoryOverTCP(reactor: Any) -> None:
+    """
+    A client that connects and sends nothing is disconnected by the
+    server's idle timeout (SECURITY.md LINE-11).
+    """
+    factory = policies.TimeoutFactory(
+        protocol.Factory.forProtocol(EchoQuit), timeoutPeriod=0.05
+    )
+    factory.callLater = reactor.callLater
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    try:
+        client = Client()
+        connectClient(reactor, port, client)
+        assert runUntil(reactor, client.closed) == b""
+    finally:
+        runUntil(reactor, port.stopListening())
+
+
+def test_limitConnectionsByPeerOverTCP(reactor: Any) -> None:
+    factory = policies.LimitConnectionsByPeer(protocol.Factory.forProtocol(EchoQuit), 1)
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    try:
+        first = Client(b"one")
+        connectClient(reactor, port, first)
+        echoed: Deferred[None] = Deferred()
+        first.dataReceived = lambda data: echoed.callback(None)  # type: ignore[method-assign]
+        runUntil(reactor, echoed)
+        # The second connection from the same host is refused at once.
+        second = Client(b"two")
+        connectClient(reactor, port, second)
+        assert runUntil(reactor, second.closed) == b""
+        first.transport.write(b"QUIT")
+        runUntil(reactor, first.closed)
+        assert factory.peerConnections == {}
+    finally:
+        runUntil(reactor, port.stopListening())
