@@ -171,6 +171,7 @@ class LogCapture:
 
 __all__ = [
     "REACTOR_NAMES",
+    "FakeResolver",
     "LogCapture",
     "RunUntilTimeout",
     "cleanUpReactor",
@@ -178,3 +179,39 @@ __all__ = [
     "openDescriptors",
     "runUntil",
 ]
+
+
+class FakeResolver:
+    """
+    An ``IHostnameResolver`` answering from a dictionary of host name to
+    addresses, synchronously.
+    """
+
+    def __init__(self, table: dict[str, list[str]]) -> None:
+        self.table = table
+        self.asked: list[str] = []
+
+    def resolveHostName(
+        self,
+        resolutionReceiver: Any,
+        hostName: str,
+        portNumber: int = 0,
+        addressTypes: Any = None,
+        transportSemantics: str = "TCP",
+    ) -> Any:
+        from torsion.internet._resolver import HostResolution
+        from torsion.internet.address import IPv4Address, IPv6Address
+
+        self.asked.append(hostName)
+        resolutionReceiver.resolutionBegan(HostResolution(hostName))
+        for host in self.table.get(hostName, []):
+            if ":" in host:
+                resolutionReceiver.addressResolved(
+                    IPv6Address(transportSemantics, host, portNumber)
+                )
+            else:
+                resolutionReceiver.addressResolved(
+                    IPv4Address(transportSemantics, host, portNumber)
+                )
+        resolutionReceiver.resolutionComplete()
+        return resolutionReceiver

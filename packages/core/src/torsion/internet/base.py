@@ -370,6 +370,7 @@ class ReactorBase:
         self._startedBefore = False
         self._timerHeap: list[tuple[float, int, DelayedCall]] = []
         self._newTimedCalls: list[DelayedCall] = []
+        self._newCancelled = 0
         self._timerSerial = 0
         self._deadTimers = 0
         self.threadCallQueue: deque[
@@ -480,10 +481,16 @@ class ReactorBase:
             self._deadTimers += 1
             self._maybeCompact()
         else:
-            try:
-                self._newTimedCalls.remove(dc)
-            except ValueError:
-                pass
+            # Not in the heap yet: it is skipped when the new calls are
+            # moved there, and dropped early if cancelled ones pile up.
+            self._newCancelled += 1
+            new = self._newTimedCalls
+            if (
+                self._newCancelled > TIMER_COMPACTION_THRESHOLD
+                and self._newCancelled > (len(new) >> 1)
+            ):
+                self._newTimedCalls = [c for c in new if not c.cancelled]
+                self._newCancelled = 0
 
     def _maybeCompact(self) -> None:
         dead = self._deadTimers
@@ -500,6 +507,7 @@ class ReactorBase:
         new = self._newTimedCalls
         if new:
             self._newTimedCalls = []
+            self._newCancelled = 0
             for dc in new:
                 if not dc.cancelled:
                     self._pushTimer(dc)
