@@ -487,14 +487,24 @@ def test_lineReceiverAnyChunking(lines: list[bytes], cuts: list[int]) -> None:
     assert len(proto.lines) == len(lines)
 
 
-@given(data=st.binary(max_size=600), cuts=chunkings)
-def test_lineReceiverOverflowAnyChunking(data: bytes, cuts: list[int]) -> None:
+@pytest.mark.parametrize("delimiter", [b"\r\n", b"\n", b"\r\n\r\n"])
+@given(
+    data=st.lists(
+        st.sampled_from([b"a", b"b", b"\r", b"\n", b"\r\n", b"x" * 7]), max_size=150
+    ).map(b"".join),
+    cuts=chunkings,
+)
+def test_lineReceiverOverflowAnyChunking(
+    delimiter: bytes, data: bytes, cuts: list[int]
+) -> None:
     reference = TolerantLines()
     reference.MAX_LENGTH = 10
+    reference.delimiter = delimiter
     connect(reference)
     reference.dataReceived(data)
     proto = TolerantLines()
     proto.MAX_LENGTH = 10
+    proto.delimiter = delimiter
     connect(proto)
     feed(proto, data, cuts)
     assert proto.lines == reference.lines
@@ -511,6 +521,24 @@ def test_lineReceiverRandomBytes(data: bytes, cuts: list[int]) -> None:
     assert all(len(line) <= 50 for line in proto.lines)
     if any(len(line) > 50 for line in data.split(b"\r\n")[:-1]):
         assert transport.disconnecting
+
+
+@pytest.mark.parametrize("cls", [Lines, OnlyLines])
+def test_nothingDeliveredAfterLoseConnection(cls: type[Any]) -> None:
+    proto = cls()
+    transport = connect(proto)
+    proto.dataReceived(b"a\r\n")
+    transport.loseConnection()
+    proto.dataReceived(b"b\r\nc\r\n")
+    assert proto.lines == [b"a"]
+
+
+def test_intNNothingDeliveredAfterLoseConnection() -> None:
+    proto = Int8()
+    transport = connect(proto)
+    transport.loseConnection()
+    proto.dataReceived(b"\x01a")
+    assert proto.strings == []
 
 
 # LineOnlyReceiver

@@ -106,6 +106,10 @@ class _PauseableMixin:
         transport = self.transport
         return transport is not None and not transport.disconnecting
 
+    def _isDisconnecting(self) -> bool:
+        transport = self.transport
+        return transport is not None and bool(transport.disconnecting)
+
     def _holdBack(self) -> None:
         delivering = self._delivering
         if delivering is None:
@@ -278,6 +282,9 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
             else:
                 self._buffer = data
             return None
+        if self._isDisconnecting():
+            # Closing: nothing more is delivered.
+            return None
         self._busyReceiving = True
         try:
             return self._deliver(data)
@@ -330,12 +337,9 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
     def _checkRest(self, rest: bytes) -> object:
         limit = self.MAX_LENGTH
         if len(rest) > limit and not _partialDelimiter(rest[limit:], self.delimiter):
-            self._buffer = b""
+            # The tail may hold the start of the delimiter ending this line.
             keep = len(self.delimiter) - 1
-            if keep and rest.endswith(self.delimiter[:1]):
-                # Maybe the start of the delimiter that ends this long line.
-                tail = rest[-keep:]
-                self._buffer = tail
+            self._buffer = rest[-keep:] if keep else b""
             self._discarding = True
             return self.lineLengthExceeded(rest)
         return None
@@ -376,10 +380,6 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
         self._held = None
         self._buffer = b""
 
-    def _isDisconnecting(self) -> bool:
-        transport = self.transport
-        return transport is not None and bool(transport.disconnecting)
-
 
 class LineOnlyReceiver(protocol.Protocol):
     """
@@ -407,15 +407,18 @@ class LineOnlyReceiver(protocol.Protocol):
         :return: a true value returned by ``lineReceived``, if any.
         """
         delimiter = self.delimiter
+        transport = self.transport
+        if transport is None:
+            transport = _NO_TRANSPORT
         lines = (self._buffer + data).split(delimiter)
         rest = lines.pop()
         self._buffer = rest
         limit = self.MAX_LENGTH
-        transport = self.transport
         lineReceived = self.lineReceived
         checkLength = bool(lines) and max(map(len, lines)) > limit
         for line in lines:
-            if transport is not None and transport.disconnecting:
+            if transport.disconnecting:
+                self._buffer = b""
                 return None
             if checkLength and len(line) > limit:
                 return self.lineLengthExceeded(line)
@@ -647,6 +650,9 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
         if self._busyReceiving or self.paused:
             # The running loop, or resumeProducing, parses these in order.
             self.recvd = self.recvd + data if self.recvd else data
+            return
+        if self._isDisconnecting():
+            # Closing: nothing more is delivered.
             return
         self._busyReceiving = True
         try:
