@@ -297,7 +297,6 @@ class Deferred(Generic[_SelfResultT]):
     __slots__ = (
         "__weakref__",
         "_canceller",
-        "_chainedTo",
         "_debugInfo",
         "_runningCallbacks",
         "_suppressAlreadyCalled",
@@ -314,7 +313,6 @@ class Deferred(Generic[_SelfResultT]):
     result: Any
     callbacks: list[tuple[Any, ...]]
     _canceller: Callable[[Deferred[Any]], None] | None
-    _chainedTo: Deferred[Any] | None
     _debugInfo: _DebugInfo | None
     _runningCallbacks: bool
     _suppressAlreadyCalled: bool
@@ -332,10 +330,10 @@ class Deferred(Generic[_SelfResultT]):
         self.called = False
         self.paused = 0
         self._canceller = canceller
-        self._chainedTo = None
         self._debugInfo = None
         self._runningCallbacks = False
-        self._suppressAlreadyCalled = False
+        # ``_suppressAlreadyCalled`` stays unset until ``cancel`` needs it:
+        # one store fewer on the hottest path.
         if Deferred.debug:
             info = self._debugInfo = _DebugInfo()
             info.creator = traceback.format_stack()[:-1]
@@ -560,7 +558,6 @@ class Deferred(Generic[_SelfResultT]):
         :param d: the Deferred to fire.
         :return: this Deferred.
         """
-        d._chainedTo = self
         return self.addCallbacks(d.callback, d.errback)
 
     # -- firing ------------------------------------------------------------------
@@ -601,7 +598,7 @@ class Deferred(Generic[_SelfResultT]):
 
     def _fire(self, result: object) -> None:
         if self.called:
-            if self._suppressAlreadyCalled:
+            if getattr(self, "_suppressAlreadyCalled", False):
                 self._suppressAlreadyCalled = False
                 return
             message = "Deferred has already been called"
@@ -614,7 +611,8 @@ class Deferred(Generic[_SelfResultT]):
             self._debugInfo.invoker = traceback.format_stack()[:-2]
         self.called = True
         self.result = result
-        self._runCallbacks()
+        if self.callbacks or isinstance(result, Failure):
+            self._runCallbacks()
 
     def pause(self) -> None:
         """
@@ -675,7 +673,6 @@ class Deferred(Generic[_SelfResultT]):
             info = current._debugInfo
             if info is not None:
                 info.failResult = None
-            current._chainedTo = None
             finished = True
             while current.callbacks:
                 steps = current.callbacks
@@ -739,7 +736,6 @@ class Deferred(Generic[_SelfResultT]):
                                 inner.callbacks.append(
                                     (_continueChain, current, None) * 2
                                 )
-                                inner._chainedTo = current
                                 finished = False
                                 break
                     current.result = result
@@ -761,25 +757,29 @@ class Deferred(Generic[_SelfResultT]):
 
     # -- coroutines and futures ------------------------------------------------
 
-    def __await__(self) -> Generator[Any, None, _SelfResultT]:
+    def __await__(self) -> Generator[Any, Any, _SelfResultT]:
         """
         ``await d`` inside a coroutine run by ``ensureDeferred`` (or by
-        asyncio, after ``asFuture``) suspends until ``d`` fires and then
-        gives its result, or raises its failure's exception.
+        ``Deferred.fromCoroutine``) suspends the coroutine until ``d`` fires,
+        then gives its result or raises its failure's exception.  The
+        Deferred's own result becomes ``None``.  (To await a Deferred from
+        asyncio code, use ``asFuture``.)
         """
+        result: _SelfResultT
         if (
             self.called
             and not self.paused
             and not self._runningCallbacks
             and not self.callbacks
-            and not isinstance(self.result, Failure)
         ):
-            # Already has a plain result: no need to suspend.
             result = self.result
-            self.result = None
-            return cast(_SelfResultT, result)
+            if not isinstance(result, Failure):
+                # Already has a plain result: no need to suspend.
+                self.result = None
+                return result
         # The driver sends the result back, or throws the failure in.
-        return cast(_SelfResultT, (yield self))
+        result = yield self
+        return result
 
     __iter__ = __await__
 
@@ -873,8 +873,8 @@ class Deferred(Generic[_SelfResultT]):
 
     def __repr__(self) -> str:
         cname = type(self).__qualname__
-        if self._chainedTo is not None:
-            other = id(self._chainedTo)
+        if self.called and isinstance(self.result, Deferred):
+            other = id(self.result)
             return f"<{cname} at {id(self):#x} waiting on Deferred at {other:#x}>"
         if self.called:
             return f"<{cname} at {id(self):#x} current result: {self.result!r}>"
@@ -898,12 +898,24 @@ class _DelayedCall(Protocol):
 # -- simple constructors ------------------------------------------------------------
 
 
+_newDeferred = object.__new__
+
+
 def succeed(result: _T) -> Deferred[_T]:
     """
     :param result: the result.
     :return: a Deferred already fired with ``result``.
     """
-    d: Deferred[_T] = Deferred()
+    if Deferred.debug:
+        d: Deferred[_T] = Deferred()
+    else:
+        # Skipping __init__ saves a Python call on a very common path.
+        d = _newDeferred(Deferred)
+        d.callbacks = []
+        d.paused = 0
+        d._canceller = None
+        d._debugInfo = None
+        d._runningCallbacks = False
     d.called = True
     d.result = result
     return d
@@ -984,119 +996,120 @@ def returnValue(val: object) -> NoReturn:
     raise _DefGen_Return(val)
 
 
-class _CoroutineState:
-    __slots__ = ("deferred", "waitingOn")
+class _CoroutineRunner:
+    """
+    Drives one coroutine (or ``inlineCallbacks`` generator), feeding it the
+    results of the Deferreds it waits on.  Called with the outcome Deferred
+    when that is cancelled.
+    """
 
-    def __init__(self) -> None:
-        self.deferred: Deferred[Any]
+    __slots__ = ("coro", "deferred", "legacy", "waitingOn")
+
+    def __init__(
+        self, coro: Coroutine[Any, Any, Any] | Generator[Any, Any, Any], legacy: bool
+    ) -> None:
+        self.coro = coro
+        self.legacy = legacy
         self.waitingOn: Deferred[Any] | None = None
+        self.deferred: Deferred[Any] = Deferred(self)
+
+    def __call__(self, d: Deferred[Any]) -> None:
+        # The canceller of ``self.deferred``.
+        waitingOn = self.waitingOn
+        if waitingOn is not None:
+            # If the coroutine swallows the CancelledError and carries on,
+            # the Deferred is failed anyway; its eventual outcome is dropped.
+            d._suppressAlreadyCalled = True
+            waitingOn.cancel()
+
+    def step(self, result: object) -> None:
+        # Run the coroutine until it waits on a Deferred with no result yet.
+        self.waitingOn = None
+        coro = self.coro
+        send = coro.send
+        while True:
+            try:
+                if isinstance(result, Failure):
+                    yielded = result.throwExceptionIntoGenerator(coro)
+                else:
+                    yielded = send(result)
+            except StopIteration as e:
+                self.finish(e.value)
+                return
+            except _DefGen_Return as e:
+                if self.legacy:
+                    self.finish(e.value)
+                else:
+                    self.finish(
+                        Failure(
+                            TypeError(
+                                "returnValue() used outside an inlineCallbacks "
+                                "generator; use return"
+                            )
+                        )
+                    )
+                return
+            except BaseException:
+                caught = Failure(captureVars=Deferred.debug)
+                if isinstance(result, Failure):
+                    caught._inheritFrom(result)
+                self.finish(caught)
+                return
+            if isinstance(yielded, Deferred):
+                if (
+                    yielded.called
+                    and not yielded.paused
+                    and not yielded._runningCallbacks
+                    and not yielded.callbacks
+                ):
+                    result = yielded.result
+                    yielded.result = None
+                    info = yielded._debugInfo
+                    if info is not None:
+                        info.failResult = None
+                    continue
+                self.waitingOn = yielded
+                yielded.addBoth(self.resume)
+                return
+            if self.legacy:
+                # inlineCallbacks sends back anything that is not a Deferred.
+                result = yielded
+                continue
+            result = Failure(
+                TypeError(
+                    f"A coroutine run by torsion awaited {yielded!r}; only "
+                    "Deferreds can be awaited here (wrap asyncio futures with "
+                    "Deferred.fromFuture)"
+                )
+            )
+
+    def resume(self, result: object) -> None:
+        self.step(result)
+        # The awaited Deferred's result now belongs to the coroutine.
+        return None
+
+    def finish(self, outcome: object) -> None:
+        deferred = self.deferred
+        if deferred.called:
+            # Cancelled while running, and the coroutine carried on anyway.
+            deferred._suppressAlreadyCalled = False
+            return
+        if isinstance(outcome, Deferred):
+            # ``return someDeferred``: its result becomes ours.
+            outcome.chainDeferred(deferred)
+            return
+        deferred._fire(outcome)
+
+
+_COROUTINE_TYPES = (types.CoroutineType, types.GeneratorType)
 
 
 def _startCoroutine(
     coro: Coroutine[Any, Any, Any] | Generator[Any, Any, Any], legacy: bool
 ) -> Deferred[Any]:
-    state = _CoroutineState()
-
-    def cancelWaiting(d: Deferred[Any]) -> None:
-        waitingOn = state.waitingOn
-        if waitingOn is not None:
-            # If the coroutine swallows the CancelledError and carries on,
-            # the Deferred is failed anyway; its eventual result is dropped.
-            d._suppressAlreadyCalled = True
-            waitingOn.cancel()
-
-    deferred: Deferred[Any] = Deferred(cancelWaiting)
-    state.deferred = deferred
-    _stepCoroutine(None, coro, state, legacy)
-    return deferred
-
-
-def _stepCoroutine(
-    result: object,
-    coro: Coroutine[Any, Any, Any] | Generator[Any, Any, Any],
-    state: _CoroutineState,
-    legacy: bool,
-) -> None:
-    # Run the coroutine until it waits on a Deferred that has no result yet.
-    state.waitingOn = None
-    send = coro.send
-    while True:
-        try:
-            if isinstance(result, Failure):
-                yielded = result.throwExceptionIntoGenerator(coro)
-            else:
-                yielded = send(result)
-        except StopIteration as e:
-            _finishCoroutine(state.deferred, e.value)
-            return
-        except _DefGen_Return as e:
-            if not legacy:
-                _finishCoroutine(
-                    state.deferred,
-                    Failure(
-                        TypeError(
-                            "returnValue() used outside an inlineCallbacks "
-                            "generator; use return"
-                        )
-                    ),
-                )
-                return
-            _finishCoroutine(state.deferred, e.value)
-            return
-        except BaseException:
-            caught = Failure(captureVars=Deferred.debug)
-            if isinstance(result, Failure):
-                caught._inheritFrom(result)
-            _finishCoroutine(state.deferred, caught)
-            return
-        if isinstance(yielded, Deferred):
-            if (
-                yielded.called
-                and not yielded.paused
-                and not yielded._runningCallbacks
-                and not yielded.callbacks
-            ):
-                result = yielded.result
-                yielded.result = None
-                if yielded._debugInfo is not None:
-                    yielded._debugInfo.failResult = None
-                continue
-            state.waitingOn = yielded
-            yielded.addBoth(_resumeCoroutine, coro, state, legacy)
-            return
-        if legacy:
-            # inlineCallbacks sends back anything that is not a Deferred.
-            result = yielded
-            continue
-        result = Failure(
-            TypeError(
-                f"A coroutine run by torsion awaited {yielded!r}; only Deferreds "
-                "can be awaited here (wrap asyncio futures with "
-                "Deferred.fromFuture)"
-            )
-        )
-
-
-def _resumeCoroutine(
-    result: object,
-    coro: Coroutine[Any, Any, Any] | Generator[Any, Any, Any],
-    state: _CoroutineState,
-    legacy: bool,
-) -> None:
-    _stepCoroutine(result, coro, state, legacy)
-    # The awaited Deferred's result now belongs to the coroutine.
-    return None
-
-
-def _finishCoroutine(deferred: Deferred[Any], outcome: object) -> None:
-    if deferred.called:
-        # Cancelled while running and the coroutine carried on regardless.
-        deferred._suppressAlreadyCalled = False
-        return
-    if isinstance(outcome, Failure):
-        deferred.errback(outcome)
-    else:
-        deferred.callback(outcome)
+    runner = _CoroutineRunner(coro, legacy)
+    runner.step(None)
+    return runner.deferred
 
 
 def ensureDeferred(
@@ -1111,10 +1124,12 @@ def ensureDeferred(
     :return: a Deferred for the coroutine's return value or exception.
     :raises NotACoroutineError: for anything else.
     """
+    if isinstance(coro, _COROUTINE_TYPES):
+        runner = _CoroutineRunner(coro, False)
+        runner.step(None)
+        return runner.deferred
     if isinstance(coro, Deferred):
         return coro
-    if isinstance(coro, (types.CoroutineType, types.GeneratorType)):
-        return _startCoroutine(coro, False)
     raise NotACoroutineError(f"{coro!r} is not a coroutine or a Deferred")
 
 
@@ -1539,9 +1554,9 @@ _hideFramesOf(
     Deferred.addBoth,
     Deferred.addCallbacks,
     Deferred.unpause,
-    _stepCoroutine,
-    _resumeCoroutine,
-    _finishCoroutine,
+    _CoroutineRunner.step,
+    _CoroutineRunner.resume,
+    _CoroutineRunner.finish,
     _startCoroutine,
     maybeDeferred,
 )
