@@ -16,9 +16,12 @@ Two strategies, chosen per reactor:
 from __future__ import annotations
 
 import importlib
+import linecache
 import signal
+import sys
 import threading
 import time
+import types
 from typing import Any
 
 __all__ = ["getReactor", "iterateReactor", "waitForDeferred"]
@@ -27,7 +30,6 @@ __all__ = ["getReactor", "iterateReactor", "waitForDeferred"]
 __unittest = True
 
 _started: set[int] = set()
-_debugEnabled = False
 
 
 def getReactor() -> Any:
@@ -47,22 +49,84 @@ def _usesIteration(reactor: Any) -> bool:
     )
 
 
-def enableDelayedCallDebugging() -> None:
+class CallTracker:
     """
-    Ask core's ``DelayedCall`` to remember where each call was scheduled,
-    so that a dirty-reactor report can say where a leftover came from.
+    Remembers where each delayed call scheduled through a reactor's
+    ``callLater`` was created, so that a leftover call can be reported with
+    the code that scheduled it.
+
+    It wraps the reactor instance's ``callLater`` while installed and
+    records a compact stack (file, line, function) per call: much cheaper
+    than core's ``DelayedCall.debug``, which formats the whole stack of
+    every call.
     """
-    global _debugEnabled
-    if _debugEnabled:
-        return
-    _debugEnabled = True
-    try:
-        from torsion.internet import base
-    except ImportError:
-        return
-    delayedCall = getattr(base, "DelayedCall", None)
-    if delayedCall is not None:
-        delayedCall.debug = True
+
+    #: The most frames recorded per call.
+    MAX_FRAMES = 30
+
+    def __init__(self, reactor: Any) -> None:
+        self.reactor = reactor
+        self.stacks: dict[int, tuple[Any, list[tuple[str, int, str]]]] = {}
+        self.installed = False
+
+    def install(self) -> None:
+        """
+        Start recording; a reactor that cannot be wrapped is left alone.
+        """
+        if self.installed:
+            return
+        original = self.reactor.callLater
+        stacks = self.stacks
+        limit = self.MAX_FRAMES
+
+        def callLater(delay: float, f: Any, *args: Any, **kwargs: Any) -> Any:
+            call = original(delay, f, *args, **kwargs)
+            stack: list[tuple[str, int, str]] = []
+            frame: types.FrameType | None = sys._getframe(1)
+            # Stop at the test machinery's frames: the test is what matters.
+            while frame is not None and len(stack) < limit:
+                if frame.f_globals.get("__unittest"):
+                    break
+                code = frame.f_code
+                stack.append((code.co_filename, frame.f_lineno, code.co_name))
+                frame = frame.f_back
+            stacks[id(call)] = (call, stack)
+            return call
+
+        try:
+            self.reactor.callLater = callLater
+        except (AttributeError, TypeError):
+            return
+        self.installed = True
+
+    def uninstall(self) -> None:
+        """
+        Stop recording and forget what was recorded.
+        """
+        if self.installed:
+            try:
+                del self.reactor.callLater
+            except AttributeError:
+                pass
+            self.installed = False
+        self.stacks.clear()
+
+    def describe(self, call: Any) -> str:
+        """
+        :param call: a delayed call.
+        :return: its ``repr`` and, when known, where it was scheduled.
+        """
+        text = repr(call)
+        entry = self.stacks.get(id(call))
+        if entry is None or entry[0] is not call or not entry[1]:
+            return text
+        lines = [text, "scheduled at (most recent call last):"]
+        for filename, lineno, name in reversed(entry[1]):
+            lines.append(f'  File "{filename}", line {lineno}, in {name}')
+            source = linecache.getline(filename, lineno).strip()
+            if source:
+                lines.append(f"    {source}")
+        return "\n".join(lines)
 
 
 class _KeepInterruptHandlers:
@@ -147,6 +211,23 @@ def iterateReactor(reactor: Any, delay: float = 0.0) -> None:
     _run(reactor)
 
 
+def _untracedCallLater(reactor: Any, delay: float, f: Any) -> Any:
+    """
+    Schedule torsion-trial's own timeout call without recording its
+    creation stack (that is for the test's calls, and costs time).
+    """
+    try:
+        from torsion.internet.base import DelayedCall
+    except ImportError:
+        return reactor.callLater(delay, f)
+    saved = DelayedCall.__dict__.get("debug", False)
+    DelayedCall.debug = False
+    try:
+        return reactor.callLater(delay, f)
+    finally:
+        DelayedCall.debug = saved
+
+
 class WaitResult:
     """
     The outcome of waiting for a Deferred.
@@ -205,7 +286,7 @@ def waitForDeferred(reactor: Any, d: Any, timeout: float) -> WaitResult:
         if not iterating and getattr(reactor, "running", False):
             reactor.crash()
 
-    timer = reactor.callLater(timeout, onTimeout)
+    timer = _untracedCallLater(reactor, timeout, onTimeout)
     try:
         if iterating:
             runUntilCurrent = reactor.runUntilCurrent

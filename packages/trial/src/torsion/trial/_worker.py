@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from torsion.trial import reporter as _reporter
+from torsion.trial import util
 
 
 class _RecordingResult(_reporter.Reporter):
@@ -132,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logStream, _ = startLogFile(os.path.join(workDir, options.logfile))
     gc.collect()
     gc.freeze()
+    util.freezeSurvivorsAfterCollection(True)
     result = _RecordingResult(protoOut)
     protoOut.write(json.dumps({"ready": len(tests)}) + "\n")
     protoOut.flush()

@@ -81,6 +81,7 @@ def _drive(
     func: Callable[..., Any],
     result: Any,
     threadsBefore: list[threading.Thread],
+    tracker: Any,
 ) -> None:
     """
     Wait for the Deferred or coroutine a test function returned, then check
@@ -88,18 +89,13 @@ def _drive(
     """
     from torsion.trial import util
     from torsion.trial._logcapture import LoggedErrorObserver
-    from torsion.trial._spin import (
-        enableDelayedCallDebugging,
-        getReactor,
-        waitForDeferred,
-    )
+    from torsion.trial._spin import getReactor, waitForDeferred
     from torsion.trial.unittest import (
         _deferredFromAwaitable,
         _isDeferred,
         _timeoutErrorClass,
     )
 
-    enableDelayedCallDebugging()
     coro = result if inspect.iscoroutine(result) else None
     d = result if _isDeferred(result) else _deferredFromAwaitable(result)
     func = getattr(func, "__func__", func)
@@ -112,7 +108,8 @@ def _drive(
     try:
         r = getReactor()
         waited = waitForDeferred(r, d, timeout)
-        dirty = util.checkReactorClean(r, threadsBefore)
+        describe = tracker.describe if tracker is not None else repr
+        dirty = util.checkReactorClean(r, threadsBefore, describe)
         util.collectGarbage()
     finally:
         observer.stop()
@@ -140,15 +137,30 @@ def _wrap(
 ) -> Callable[..., Any]:
     def callTest(**kwargs: Any) -> Any:
         threadsBefore = threading.enumerate()
-        result = testfunction(**kwargs)
-        if result is None:
-            return None
-        from torsion.trial.unittest import _isDeferred
+        tracker = None
+        # Only where the reactor is already in use: a plain test must not
+        # install a reactor as a side effect of this plugin.
+        if (
+            inspect.iscoroutinefunction(testfunction)
+            or "torsion.internet.reactor" in sys.modules
+        ):
+            from torsion.trial._spin import CallTracker, getReactor
 
-        if _isDeferred(result) or inspect.iscoroutine(result):
-            _drive(item, testfunction, result, threadsBefore)
-            return None
-        return result
+            tracker = CallTracker(getReactor())
+            tracker.install()
+        try:
+            result = testfunction(**kwargs)
+            if result is None:
+                return None
+            from torsion.trial.unittest import _isDeferred
+
+            if _isDeferred(result) or inspect.iscoroutine(result):
+                _drive(item, testfunction, result, threadsBefore, tracker)
+                return None
+            return result
+        finally:
+            if tracker is not None:
+                tracker.uninstall()
 
     return callTest
 

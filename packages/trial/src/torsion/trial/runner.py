@@ -29,6 +29,7 @@ from typing import IO, Any
 
 from torsion.trial import reporter as _reporter
 from torsion.trial import unittest as _unittest
+from torsion.trial import util
 
 __all__ = [
     "ErrorHolder",
@@ -726,6 +727,7 @@ def _runLocally(
     # failures) proportional to what the test itself allocated.
     gc.collect()
     gc.freeze()
+    util.freezeSurvivorsAfterCollection(True)
     try:
         iteration = 0
         while True:
@@ -742,6 +744,7 @@ def _runLocally(
         reporter.done()
         return reporter.wasSuccessful()
     finally:
+        util.freezeSurvivorsAfterCollection(False)
         gc.unfreeze()
         if observer is not None:
             try:

@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
-from torsion.trial import util
+from torsion.trial import _spin, util
 from torsion.trial._logcapture import LoggedErrorObserver
 
 # Frames of this module are left out of reported tracebacks.
@@ -1034,13 +1034,17 @@ class TestCase(SynchronousTestCase):
     def __init__(self, methodName: str = "runTest") -> None:
         super().__init__(methodName)
         self._threadsBefore: list[threading.Thread] = []
+        self._callTracker: _spin.CallTracker | None = None
 
     def _runFixturesAndTest(self, outcome: _Outcome) -> None:
-        from torsion.trial import _spin
-
-        _spin.enableDelayedCallDebugging()
         self._threadsBefore = threading.enumerate()
-        super()._runFixturesAndTest(outcome)
+        self._callTracker = _spin.CallTracker(_spin.getReactor())
+        self._callTracker.install()
+        try:
+            super()._runFixturesAndTest(outcome)
+        finally:
+            self._callTracker.uninstall()
+            self._threadsBefore = []
 
     def _settle(self, outcome: _Outcome, phase: str, value: object) -> bool:
         if inspect.iscoroutine(value) or (
@@ -1049,8 +1053,6 @@ class TestCase(SynchronousTestCase):
             value = _deferredFromAwaitable(value)
         if not _isDeferred(value):
             return True
-        from torsion.trial import _spin
-
         reactor = _spin.getReactor()
         timeout = self.getTimeout()
         waited = _spin.waitForDeferred(reactor, value, timeout)
@@ -1096,13 +1098,12 @@ class TestCase(SynchronousTestCase):
             self._trialCoroutine = None
 
     def _afterTest(self, outcome: _Outcome) -> None:
-        from torsion.trial import _spin
-
-        try:
-            reactor = _spin.getReactor()
-        except ImportError:
+        tracker = self._callTracker
+        if tracker is None:
             return
-        dirty = util.checkReactorClean(reactor, self._threadsBefore)
+        dirty = util.checkReactorClean(
+            tracker.reactor, self._threadsBefore, tracker.describe
+        )
         if dirty is not None:
             outcome.problems.append((False, _makeError(dirty)))
 

@@ -206,7 +206,9 @@ def _disconnect(sel: Any) -> None:
 
 
 def checkReactorClean(
-    reactor: Any, threadsBefore: Iterable[threading.Thread] = ()
+    reactor: Any,
+    threadsBefore: Iterable[threading.Thread] = (),
+    describeCall: Callable[[Any], str] = repr,
 ) -> DirtyReactorAggregateError | None:
     """
     Check that a test left the reactor as it found it, clean up what it left,
@@ -219,6 +221,7 @@ def checkReactorClean(
 
     :param reactor: the reactor the test used.
     :param threadsBefore: the threads alive before the test started.
+    :param describeCall: how to describe a leftover delayed call.
     :return: the error describing the leftovers, or ``None`` when clean.
     """
     selectables = _selectables(reactor)
@@ -233,7 +236,7 @@ def checkReactorClean(
     calls = _pendingCalls(reactor)
     callDescriptions = []
     for dc in calls:
-        callDescriptions.append(str(dc))
+        callDescriptions.append(describeCall(dc))
         try:
             dc.cancel()
         except Exception:
@@ -283,12 +286,31 @@ def checkReactorClean(
     return None
 
 
+_freezeSurvivors = False
+
+
+def freezeSurvivorsAfterCollection(enabled: bool) -> None:
+    """
+    Make ``collectGarbage`` move what survives a collection into the
+    permanent generation, so that the next test's collection only examines
+    what that test allocated (the runner turns this on: without it each
+    collection walks every object of the run, and a long run slows down as
+    it goes).
+
+    :param enabled: whether to freeze survivors.
+    """
+    global _freezeSurvivors
+    _freezeSurvivors = enabled
+
+
 def collectGarbage() -> None:
     """
     Run the garbage collector so that Deferreds dropped with an unhandled
     failure log their error while the test that dropped them is current.
     """
     gc.collect()
+    if _freezeSurvivors:
+        gc.freeze()
 
 
 def runWithWarningsSuppressed(
