@@ -213,6 +213,9 @@ class FileDescriptor:
             sent = self.writeSomeData(data)
             if isinstance(sent, int):
                 if sent == len(data):
+                    if self.producer is not None and not self.streamingProducer:
+                        # A pull producer is asked for more from doWrite.
+                        self.startWriting()
                     return
                 chunk: bytes | memoryview = memoryview(data)[sent:] if sent else data
             else:
