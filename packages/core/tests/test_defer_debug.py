@@ -1,0 +1,202 @@
+"""
+Tests for the reporting of unhandled failures and for debugging mode.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from torsion.internet import defer
+from torsion.internet.defer import (
+    AlreadyCalledError,
+    Deferred,
+    ensureDeferred,
+    fail,
+    getDebugging,
+    setDebugging,
+)
+from torsion.logger import LogEvent, globalLogPublisher
+from torsion.python.failure import Failure
+
+
+@pytest.fixture
+def logged() -> Iterator[list[LogEvent]]:
+    gc.collect()
+    events: list[LogEvent] = []
+
+    def observer(event: LogEvent) -> None:
+        if event.get("log_namespace") == "torsion.internet.defer":
+            events.append(event)
+
+    globalLogPublisher.addObserver(observer)
+    try:
+        yield events
+    finally:
+        globalLogPublisher.removeObserver(observer)
+
+
+@pytest.fixture
+def debugging() -> Iterator[None]:
+    setDebugging(True)
+    try:
+        yield
+    finally:
+        setDebugging(False)
+
+
+def _failing() -> None:
+    raise ValueError("nobody handles me")
+
+
+def test_unhandled_failure_logged_on_collection(logged: list[LogEvent]) -> None:
+    d: Deferred[None] = Deferred()
+    d.addCallback(lambda _: _failing())
+    d.callback(None)
+    assert logged == []
+    del d
+    gc.collect()
+    assert len(logged) == 1
+    event = logged[0]
+    failure = event["log_failure"]
+    assert isinstance(failure, Failure)
+    assert failure.type is ValueError
+    assert "_failing" in failure.getTraceback()
+    assert "Unhandled error in Deferred" in event["log_format"]
+
+
+def test_handled_failure_not_logged(logged: list[LogEvent]) -> None:
+    d = fail(ValueError("handled"))
+    d.addErrback(lambda f: None)
+    del d
+    gc.collect()
+    assert logged == []
+
+
+def test_failure_handled_later_not_logged(logged: list[LogEvent]) -> None:
+    d: Deferred[None] = Deferred()
+    d.errback(ValueError("later"))
+    d.addErrback(lambda f: None)
+    del d
+    gc.collect()
+    assert logged == []
+
+
+def test_failure_passed_to_another_deferred_logged_once(
+    logged: list[LogEvent],
+) -> None:
+    inner: Deferred[None] = Deferred()
+    outer: Deferred[None] = Deferred()
+    outer.addCallback(lambda _: inner)
+    outer.callback(None)
+    inner.errback(KeyError("moved"))
+    del inner, outer
+    gc.collect()
+    assert len(logged) == 1
+    assert logged[0]["log_failure"].type is KeyError
+
+
+def test_awaited_failure_not_logged_twice(logged: list[LogEvent]) -> None:
+    async def f() -> None:
+        try:
+            await fail(KeyError("awaited"))
+        except KeyError:
+            pass
+
+    d = ensureDeferred(f())
+    del d
+    gc.collect()
+    assert logged == []
+
+
+def test_coroutine_failure_unhandled_logged(logged: list[LogEvent]) -> None:
+    async def f() -> None:
+        raise KeyError("coroutine")
+
+    ensureDeferred(f())
+    gc.collect()
+    assert len(logged) == 1
+
+
+def test_chain_end_failure_frames_released() -> None:
+    # At the end of a chain the failure is cleaned: it keeps no frames.
+    d = fail(ValueError("x"))
+    try:
+        _failing()
+    except ValueError:
+        d2 = fail()
+    assert d2.result.tb is None
+    assert "_failing" in d2.result.getTraceback()
+    d.addErrback(lambda f: None)
+    d2.addErrback(lambda f: None)
+
+
+def test_debugging_flag() -> None:
+    assert getDebugging() is False
+    setDebugging(True)
+    try:
+        assert getDebugging() is True
+        assert Deferred.debug is True
+    finally:
+        setDebugging(False)
+    assert getDebugging() is False
+
+
+def _createHere() -> Deferred[int]:
+    return Deferred()
+
+
+def _fireHere(d: Deferred[int]) -> None:
+    d.callback(1)
+
+
+def test_already_called_names_creator_and_invoker(debugging: None) -> None:
+    d = _createHere()
+    _fireHere(d)
+    with pytest.raises(AlreadyCalledError) as info:
+        d.callback(2)
+    message = str(info.value)
+    assert "_createHere" in message
+    assert "_fireHere" in message
+
+
+def test_already_called_without_debugging_is_short() -> None:
+    d = _createHere()
+    _fireHere(d)
+    with pytest.raises(AlreadyCalledError) as info:
+        d.callback(2)
+    assert "_createHere" not in str(info.value)
+
+
+def test_unhandled_report_includes_debug_info(
+    logged: list[LogEvent], debugging: None
+) -> None:
+    d = _createHere()
+    d.errback(ValueError("dbg"))
+    del d
+    gc.collect()
+    assert len(logged) == 1
+    assert "_createHere" in logged[0]["debugInfo"]
+
+
+def test_succeed_in_debug_mode_records_creator(debugging: None) -> None:
+    d = defer.succeed(1)
+    with pytest.raises(AlreadyCalledError) as info:
+        d.callback(2)
+    assert "test_succeed_in_debug_mode_records_creator" in str(info.value)
+
+
+def test_debug_failures_capture_vars(debugging: None) -> None:
+    def withLocal(_: Any) -> None:
+        secretLocal = "captured"  # noqa: F841
+        raise KeyError("v")
+
+    d: Deferred[None] = Deferred()
+    d.addCallback(withLocal)
+    d.callback(None)
+    out: list[Failure] = []
+    d.addErrback(out.append)
+    assert "captured" in out[0].getTraceback(detail="verbose")
