@@ -219,7 +219,8 @@ def typecheck(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the Sphinx documentation with warnings as errors."""
     _installEditable(session, PACKAGES)
-    session.install(*_rootGroup("docs"))
+    # The test groups too: modules such as a pytest plugin import pytest.
+    session.install(*_rootGroup("docs"), *_testRequirements(PACKAGES))
     out = ROOT / "docs" / "_build" / "html"
     session.run(
         "python", "-m", "sphinx", "-W", "--keep-going", "-E", "-b", "html",

@@ -19,9 +19,10 @@ gets no page; its public names are documented where they are re-exported
 
 from __future__ import annotations
 
+import importlib
 import logging
-import shutil
 import sys
+import types
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
@@ -89,22 +90,44 @@ def publicModules(package: Package) -> list[str]:
             ):
                 continue
             found.append(".".join(parts))
-    return sorted(set(found))
+    return sorted(name for name in set(found) if _isDocumentable(name))
+
+
+def _isDocumentable(name: str) -> bool:
+    """
+    Whether autodoc can document the module ``name``.  A module that replaces
+    itself in ``sys.modules`` on import (``torsion.internet.reactor`` becomes
+    the reactor) is documented by the object it installs, not as a module.  A
+    module that fails to import keeps its page, so the build reports why.
+    """
+    try:
+        importlib.import_module(name)
+    except Exception:
+        return True
+    return isinstance(sys.modules.get(name), types.ModuleType)
+
+
+def _write(path: Path, text: str, written: set[Path]) -> None:
+    # Rewrite only what changed, and never delete the directory first: two
+    # builds of the same tree running at once then agree instead of racing.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+    written.add(path)
 
 
 def generate() -> None:
     """Write the generated pages (see the module docstring)."""
-    shutil.rmtree(GENERATED, ignore_errors=True)
-    GENERATED.mkdir(parents=True)
+    written: set[Path] = set()
     sections = []
     for package in PACKAGES:
         out = GENERATED / package.name
-        out.mkdir()
         modules = publicModules(package)
         for module in modules:
-            (out / f"{module}.rst").write_text(
+            _write(
+                out / f"{module}.rst",
                 _title(f"``{module}``") + f"\n.. automodule:: {module}\n",
-                encoding="utf-8",
+                written,
             )
         handWritten = (DOCS / package.name / "index.rst").exists()
         header = "API reference" if handWritten else package.dist
@@ -121,17 +144,21 @@ def generate() -> None:
             *(f"   {m}" for m in modules),
             "",
         ]
-        (out / "index.rst").write_text("\n".join(index), encoding="utf-8")
+        _write(out / "index.rst", "\n".join(index), written)
         sections.append(
             f"{package.name}/index"
             if handWritten
             else f"api/_generated/{package.name}/index"
         )
-    (GENERATED / "distributions.inc").write_text(
+    _write(
+        GENERATED / "distributions.inc",
         ".. toctree::\n   :maxdepth: 2\n   :caption: Distributions\n\n"
         + "".join(f"   {s}\n" for s in sections),
-        encoding="utf-8",
+        written,
     )
+    for stale in [p for p in GENERATED.rglob("*") if p.is_file()]:
+        if stale not in written:
+            stale.unlink(missing_ok=True)
 
 
 class _EmptyHowtoFilter(logging.Filter):
