@@ -5,6 +5,7 @@ cancellation and timeouts.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -105,7 +106,7 @@ DEPTH = 100_000
 
 def test_deep_chain_fired_in_order_no_recursion_error() -> None:
     ds: list[Deferred[Any]] = [Deferred() for _ in range(DEPTH)]
-    for here, nxt in zip(ds, ds[1:], strict=False):
+    for here, nxt in itertools.pairwise(ds):
         here.addCallback(lambda _, n=nxt: n)
     for d in ds[:-1]:
         d.callback(None)
@@ -116,7 +117,7 @@ def test_deep_chain_fired_in_order_no_recursion_error() -> None:
 
 def test_deep_chain_fired_in_reverse_no_recursion_error() -> None:
     ds: list[Deferred[Any]] = [Deferred() for _ in range(DEPTH)]
-    for here, nxt in zip(ds, ds[1:], strict=False):
+    for here, nxt in itertools.pairwise(ds):
         here.addCallback(lambda _, n=nxt: n)
     ds[-1].addCallback(lambda _: "bottom")
     for d in reversed(ds[1:]):
@@ -128,7 +129,7 @@ def test_deep_chain_fired_in_reverse_no_recursion_error() -> None:
 
 def test_deep_chain_failure_propagates() -> None:
     ds: list[Deferred[Any]] = [Deferred() for _ in range(DEPTH)]
-    for here, nxt in zip(ds, ds[1:], strict=False):
+    for here, nxt in itertools.pairwise(ds):
         here.addCallback(lambda _, n=nxt: n)
     for d in ds[:-1]:
         d.callback(None)
@@ -141,7 +142,7 @@ def test_deep_chain_of_waiting_outers() -> None:
     # Each Deferred is returned by a callback on the previous one *before*
     # either has fired.
     ds: list[Deferred[Any]] = [Deferred() for _ in range(DEPTH)]
-    for here, nxt in zip(ds, ds[1:], strict=False):
+    for here, nxt in itertools.pairwise(ds):
         here.addCallback(lambda _, n=nxt: n)
     ds[0].callback(None)
     for d in ds[1:-1]:
