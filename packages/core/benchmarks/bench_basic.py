@@ -30,7 +30,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 MESSAGE_SIZE = 100
 MESSAGES = 100_000
 READ_SIZE = 65536
-ROUNDS = 15
+ROUNDS = 20
 
 
 class Transport:
