@@ -309,7 +309,7 @@ class Port(tcp.Port):
                 fd = os.open(lockPath, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
                 pid = _readLock(lockPath)
-                if pid is not None and pid != os.getpid() and _processAlive(pid):
+                if pid is not None and _processAlive(pid):
                     raise error.CannotListenError(
                         None,
                         path,
