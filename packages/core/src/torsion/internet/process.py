@@ -40,7 +40,7 @@ import signal
 import termios
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from zope.interface import implementer
 
@@ -275,13 +275,27 @@ def _childMain(
 # Descriptors the reactor watches
 
 
+class _DescriptorOwner(Protocol):
+    """
+    What the pipe descriptors report to: a process, or ``StandardIO``.
+    """
+
+    reactor: Any
+
+    def logPrefix(self) -> str: ...
+
+    def _childDataReceived(self, childFD: int, data: bytes) -> None: ...
+
+    def _childConnectionLost(self, childFD: int, descriptor: object) -> None: ...
+
+
 @implementer(IReadDescriptor)
 class _ChildReader:
     """
     Reads what the child writes on one of its descriptors.
     """
 
-    def __init__(self, process: _BaseProcess, fd: int, childFD: int) -> None:
+    def __init__(self, process: _DescriptorOwner, fd: int, childFD: int) -> None:
         self.process = process
         self.fd = fd
         self.childFD = childFD
@@ -332,7 +346,7 @@ class _ChildWriter:
     learn that the child stopped listening.
     """
 
-    def __init__(self, process: _BaseProcess, fd: int, childFD: int) -> None:
+    def __init__(self, process: _DescriptorOwner, fd: int, childFD: int) -> None:
         self.process = process
         self.fd = fd
         self.childFD = childFD
