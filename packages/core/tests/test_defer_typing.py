@@ -90,7 +90,7 @@ def runMypy(tmp_path: Path, source: str) -> tuple[str, int]:
 
 def test_deferred_types_flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MYPYPATH", str(SRC))
-    out, status = runMypy(tmp_path, SNIPPET)
+    out, _ = runMypy(tmp_path, SNIPPET)
     revealed = [line for line in out.splitlines() if "Revealed type" in line]
     errors = [line for line in out.splitlines() if "error:" in line]
     assert errors == [], out
