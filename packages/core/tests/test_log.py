@@ -333,3 +333,16 @@ def test_startLoggingWithObserver(beginner: types.SimpleNamespace) -> None:
     seen: list[dict[str, Any]] = []
     log.startLoggingWithObserver(seen.append, setStdout=False)
     assert seen[-1]["message"] == ("Log opened.",)
+
+
+def test_legacyWrapperProvidesILogObserver() -> None:
+    from zope.interface.verify import verifyObject
+
+    from torsion.logger import ILogObserver, LegacyLogObserverWrapper
+
+    wrapper = LegacyLogObserverWrapper(print)
+    assert verifyObject(ILogObserver, wrapper)
+    assert wrapper == LegacyLogObserverWrapper(print)
+    assert hash(wrapper) == hash(LegacyLogObserverWrapper(print))
+    assert "print" in repr(wrapper)
+    assert log.ILogObserver is ILogObserver

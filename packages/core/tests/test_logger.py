@@ -715,3 +715,43 @@ def test_stdlibHandlerDefaultsToGlobal() -> None:
     finally:
         globalLogPublisher.removeObserver(seen.append)
     assert [formatEvent(e) for e in seen] == ["m"]
+
+
+def test_loggingFileDropsTextWrittenByItsObservers() -> None:
+    events: list[LogEvent] = []
+    holder: list[LoggingFile] = []
+
+    def printingObserver(event: LogEvent) -> None:
+        events.append(event)
+        holder[0].write("echo: " + formatEvent(event) + "\n")
+
+    f = LoggingFile(Logger(namespace="stdout", observer=printingObserver))
+    holder.append(f)
+    f.write("one\ntwo\n")
+    assert [formatEvent(e) for e in events] == ["one", "two"]
+
+
+def test_earlyCriticalGoesToCurrentStderr(capsys: pytest.CaptureFixture[str]) -> None:
+    # The global beginner writes early critical events to whatever
+    # sys.stderr is at the time (pytest's capture, here), not the stream
+    # that existed at import.
+    from torsion.logger._global import _CurrentStandardError
+
+    publisher = LogPublisher()
+    LogBeginner(publisher, _CurrentStandardError(), types.SimpleNamespace(), None)  # type: ignore[arg-type]
+    Logger(namespace="early.test", observer=publisher).critical("the sky is falling")
+    Logger(namespace="early.test", observer=publisher).error("not shown")
+    err = capsys.readouterr().err
+    assert err == "[early.test#critical] the sky is falling\n"
+
+
+def test_publicNamesDocumented() -> None:
+    import torsion.logger as logger
+    from torsion.python import components, log, reflect, usage
+
+    for module in (logger, log, components, usage, reflect):
+        assert module.__doc__
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if callable(obj) and not isinstance(obj, type(LogEvent)):
+                assert obj.__doc__, f"{module.__name__}.{name} has no docstring"

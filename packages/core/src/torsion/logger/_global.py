@@ -189,8 +189,27 @@ class LogBeginner:
             )
 
 
+class _CurrentStandardError:
+    """
+    Writes to whatever ``sys.stderr`` is at the time of writing, so that
+    early errors reach a stream replaced after import (by a test runner,
+    for instance).
+    """
+
+    def write(self, text: str) -> None:
+        sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 globalLogPublisher = LogPublisher()
 """The publisher every ``Logger`` sends its events to by default."""
 
-globalLogBeginner = LogBeginner(globalLogPublisher, sys.stderr, sys, warnings)
+globalLogBeginner = LogBeginner(
+    globalLogPublisher,
+    _CurrentStandardError(),  # type: ignore[arg-type]
+    sys,
+    warnings,
+)
 """Call ``globalLogBeginner.beginLoggingTo([...])`` once to start logging."""

@@ -4,6 +4,7 @@ A file-like object that turns what is written to it into log events.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, NoReturn
 
@@ -24,6 +25,10 @@ class LoggingFile:
     output and stray ``sys.stderr`` writes to the log.
 
     Each complete line is emitted as one event with format ``"{log_io}"``.
+    Text written by an observer while it handles an event that this file
+    emitted (a ``print`` inside an observer, with standard output
+    redirected) is dropped: logging it would loop forever.
+
     Text without a newline waits for the rest of the line, up to
     ``maxLineLength`` characters, beyond which it is emitted as is (complete
     lines are emitted whole, whatever their length: they are not held).
@@ -52,6 +57,7 @@ class LoggingFile:
         self._maxLineLength = maxLineLength
         self._buffer = ""
         self._closed = False
+        self._emitting = threading.local()
 
     @property
     def closed(self) -> bool:
@@ -122,15 +128,20 @@ class LoggingFile:
             raise ValueError("I/O operation on closed file.")
         if isinstance(text, bytes):
             text = text.decode(self._encoding, "replace")
+        if getattr(self._emitting, "active", False):
+            return len(text)
         data = self._buffer + text
         lines = data.split("\n")
         self._buffer = lines.pop()
-        for line in lines:
-            self.log.emit(self.level, "{log_io}", log_io=line)
         while len(self._buffer) > self._maxLineLength:
-            chunk = self._buffer[: self._maxLineLength]
+            lines.append(self._buffer[: self._maxLineLength])
             self._buffer = self._buffer[self._maxLineLength :]
-            self.log.emit(self.level, "{log_io}", log_io=chunk)
+        self._emitting.active = True
+        try:
+            for line in lines:
+                self.log.emit(self.level, "{log_io}", log_io=line)
+        finally:
+            self._emitting.active = False
         return len(text)
 
     def writelines(self, lines: Iterable[str | bytes]) -> None:
