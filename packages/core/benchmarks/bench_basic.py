@@ -55,6 +55,11 @@ def reads(stream: bytes) -> list[bytes]:
 
 LINE_READS = reads((b"l" * (MESSAGE_SIZE - 2) + b"\r\n") * MESSAGES)
 STRING_READS = reads((struct.pack("!I", MESSAGE_SIZE - 4) + b"s" * 96) * MESSAGES)
+LARGE_SIZE = 4 * 2**20
+LARGE_MESSAGES = 8
+LARGE_READS = reads(
+    (struct.pack("!I", LARGE_SIZE) + b"L" * LARGE_SIZE) * LARGE_MESSAGES
+)
 
 
 def lineReceiver(base: type[Any]) -> Callable[[], Any]:
@@ -67,8 +72,9 @@ def lineReceiver(base: type[Any]) -> Callable[[], Any]:
     return Counting
 
 
-def stringReceiver(base: type[Any]) -> Callable[[], Any]:
+def stringReceiver(base: type[Any], maxLength: int = 99999) -> Callable[[], Any]:
     class Counting(base):  # type: ignore[misc, valid-type]
+        MAX_LENGTH = maxLength
         count = 0
 
         def stringReceived(self, string: bytes) -> None:
@@ -121,30 +127,35 @@ class FloorStrings:
         self.count += 1
 
 
-def once(factory: Callable[[], Any], chunks: list[bytes]) -> float:
+def once(
+    factory: Callable[[], Any], chunks: list[bytes], messages: int = MESSAGES
+) -> float:
     proto = factory()
     proto.transport = Transport()
     start = time.perf_counter()
     for chunk in chunks:
         proto.dataReceived(chunk)
     elapsed = time.perf_counter() - start
-    if proto.count != MESSAGES:
-        raise AssertionError(f"{factory!r} parsed {proto.count} of {MESSAGES}")
+    if proto.count != messages:
+        raise AssertionError(f"{factory!r} parsed {proto.count} of {messages}")
     return elapsed
 
 
 def measure(
-    contenders: dict[str, Callable[[], Any]], chunks: list[bytes]
+    contenders: dict[str, Callable[[], Any]],
+    chunks: list[bytes],
+    messages: int = MESSAGES,
+    rounds: int = ROUNDS,
 ) -> dict[str, float]:
     best = dict.fromkeys(contenders, float("inf"))
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         for name, factory in contenders.items():
-            best[name] = min(best[name], once(factory, chunks))
-    return {name: MESSAGES / seconds for name, seconds in best.items()}
+            best[name] = min(best[name], once(factory, chunks, messages))
+    return {name: messages / seconds for name, seconds in best.items()}
 
 
-def report(title: str, rates: dict[str, float]) -> None:
-    print(f"\n{title} ({MESSAGE_SIZE}-byte messages, {READ_SIZE // 1024} KiB reads)")
+def report(title: str, rates: dict[str, float], size: int = MESSAGE_SIZE) -> None:
+    print(f"\n{title} ({size}-byte messages, {READ_SIZE // 1024} KiB reads)")
     print(f"{'implementation':<14} {'msgs/s':>12} {'torsion/x':>10}")
     ours = rates["torsion"]
     for name, rate in rates.items():
@@ -169,6 +180,16 @@ def main() -> None:
     strings["floor"] = FloorStrings
     report("LineReceiver: lines/s", measure(lines, LINE_READS))
     report("Int32StringReceiver: strings/s", measure(strings, STRING_READS))
+    large: dict[str, Callable[[], Any]] = {
+        "torsion": stringReceiver(torsion_basic.Int32StringReceiver, LARGE_SIZE),
+    }
+    if twisted_basic is not None:
+        large["twisted"] = stringReceiver(twisted_basic.Int32StringReceiver, LARGE_SIZE)
+    report(
+        "Int32StringReceiver, large strings: strings/s",
+        measure(large, LARGE_READS, LARGE_MESSAGES, rounds=3),
+        LARGE_SIZE,
+    )
 
 
 if __name__ == "__main__":

@@ -902,6 +902,50 @@ def test_linePauseAnywhere(
     assert proto.lines == lines
 
 
+class BigInt32(Int32):
+    MAX_LENGTH = 2_000_000
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    sizes=st.lists(
+        st.sampled_from([0, 5, 65535, 65536, 70000, 300_000]), min_size=1, max_size=4
+    ),
+    read=st.integers(min_value=1000, max_value=100_000),
+    pauseAt=st.integers(min_value=0, max_value=40),
+)
+def test_int32LongStringsAnyChunking(sizes: list[int], read: int, pauseAt: int) -> None:
+    """
+    Long strings arriving over many reads (gathered, not re-joined per
+    read) come out whole and in order, also with a pause in the middle.
+    """
+    strings = [bytes([i % 256]) * size for i, size in enumerate(sizes)]
+    wire = b"".join(struct.pack("!I", len(s)) + s for s in strings)
+    proto = BigInt32()
+    transport = connect(proto)
+    for index, offset in enumerate(range(0, len(wire), read)):
+        if index == pauseAt:
+            proto.pauseProducing()
+        proto.dataReceived(wire[offset : offset + read])
+        if index == pauseAt + 2:
+            proto.resumeProducing()
+    while proto.paused:
+        proto.resumeProducing()
+    assert [len(s) for s in proto.strings] == sizes
+    assert proto.strings == strings
+    assert not transport.disconnecting
+
+
+def test_int32LongStringThenClose() -> None:
+    proto = BigInt32()
+    transport = connect(proto)
+    proto.dataReceived(struct.pack("!I", 500_000) + b"a" * 1000)
+    proto.dataReceived(b"a" * 100_000)
+    transport.loseConnection()
+    proto.dataReceived(b"a" * 399_000)
+    assert proto.strings == []
+
+
 # FileSender
 
 

@@ -597,8 +597,10 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
     :ivar structFormat: the ``struct`` format of the length prefix.
     :ivar prefixLength: the size of the prefix in bytes.
     :ivar MAX_LENGTH: the longest string accepted, in bytes.
-    :ivar recvd: bytes received but not parsed yet (strings already cut
-        from a read and held back by a pause are kept apart).
+    :ivar recvd: bytes received but not parsed yet.  Strings already cut
+        from a read and held back by a pause are kept apart, and so are the
+        reads of a string of 64 KiB or more still arriving, which are joined
+        once it is complete.
     """
 
     structFormat: ClassVar[str]
@@ -607,6 +609,9 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
     recvd: bytes = b""
     paused: bool = False
     _busyReceiving: bool = False
+    _pieces: list[bytes] | None = None
+    _piecesSize: int = 0
+    _awaiting: int = 0
 
     def stringReceived(self, string: bytes) -> None:
         """
@@ -647,13 +652,26 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
 
         :param data: bytes just read from the transport.
         """
+        pieces = self._pieces
         if self._busyReceiving or self.paused:
             # The running loop, or resumeProducing, parses these in order.
-            self.recvd = self.recvd + data if self.recvd else data
+            if pieces is not None:
+                pieces.append(data)
+                self._piecesSize += len(data)
+            else:
+                self.recvd = self.recvd + data if self.recvd else data
             return
         if self._isDisconnecting():
             # Closing: nothing more is delivered.
             return
+        if pieces is not None:
+            self._piecesSize += len(data)
+            if self._piecesSize < self._awaiting:
+                pieces.append(data)
+                return
+            pieces.append(data)
+            data = b"".join(pieces)
+            self._pieces = None
         self._busyReceiving = True
         try:
             self._receive(data)
@@ -676,8 +694,22 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
                 self.lengthLimitExceeded(exceeded)
                 return
             if self.recvd is rest:
+                self._awaitLongString(rest)
                 return
             buffer = self.recvd
+
+    def _awaitLongString(self, rest: bytes) -> None:
+        # A long string arriving in many reads is gathered in a list and
+        # joined once, instead of copying the growing buffer on every read.
+        prefix = self.prefixLength
+        if len(rest) < prefix:
+            return
+        needed = prefix + _structs[self.structFormat].unpack_from(rest)[0]
+        if needed - len(rest) >= _GATHER_THRESHOLD:
+            self._pieces = [rest]
+            self._piecesSize = len(rest)
+            self._awaiting = needed
+            self.recvd = b""
 
     def _split(self, buffer: bytes) -> tuple[list[bytes], bytes, int | None]:
         """
@@ -737,6 +769,11 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
                 return True
             strings, start = self._held, self._heldIndex
             self._held = None
+
+
+# Missing bytes from which a string's reads are gathered rather than joined
+# one by one.
+_GATHER_THRESHOLD = 65536
 
 
 class _NoTransport:
