@@ -415,3 +415,17 @@ def test_adoptDatagramPort(reactor: Any, plainSocket: socket.socket) -> None:
         assert data == b"adopted"
     finally:
         runUntil(reactor, port.stopListening())
+
+
+def test_validatedHostsCacheIsBounded(reactor: Any) -> None:
+    port = _listen(reactor, Recorder())
+    try:
+        limit = udp._CHECKED_HOSTS_LIMIT
+        for i in range(limit + 10):
+            port.write(b"x", (f"127.0.{i // 250}.{i % 250 + 1}", 9))
+        assert 0 < len(port._checkedHosts) <= limit
+        # A remembered host still has its datagram checked for type.
+        with pytest.raises(TypeError):
+            port.write("text", ("127.0.0.1", 9))
+    finally:
+        runUntil(reactor, port.stopListening())

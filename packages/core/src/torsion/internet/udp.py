@@ -59,6 +59,10 @@ one port from starving everything else.
 
 _log = Logger()
 
+# Destination hosts already validated by ``write`` are remembered (up to this
+# many per port) so that answering the same peers skips the address parsing.
+_CHECKED_HOSTS_LIMIT = 1024
+
 _DROP_ON_SEND = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS})
 _REFUSED = frozenset({errno.ECONNREFUSED})
 # Errors a datagram socket reports after an ICMP message; the socket is fine.
@@ -188,6 +192,7 @@ class Port:
         self._stopped: defer.Deferred[None] | None = None
         self._fileno = -1
         self._adopted: socket.socket | None = None
+        self._checkedHosts: set[str] = set()
 
     def __repr__(self) -> str:
         if self._realPortNumber is not None:
@@ -377,11 +382,24 @@ class Port:
         :raises torsion.internet.error.MessageLengthError: if the datagram is
             too long to send.
         """
+        skt = self.socket
+        if (
+            type(datagram) is bytes
+            and addr is not None
+            and skt is not None
+            and self._connectedAddr is None
+            and addr[0] in self._checkedHosts
+        ):
+            # The common case of a server answering a known peer.
+            try:
+                skt.sendto(datagram, addr)
+            except OSError as e:
+                self._sendFailed(e, datagram)
+            return
         if not isinstance(datagram, bytes | bytearray | memoryview):
             raise TypeError(
                 f"UDP transport write() takes bytes, not {type(datagram).__name__}"
             )
-        skt = self.socket
         if skt is None:
             return
         connectedAddr = self._connectedAddr
@@ -398,18 +416,25 @@ class Port:
                     raise ValueError("an unconnected UDP port needs a destination")
                 host = addr[0]
                 self._checkHost(host)
+                checked = self._checkedHosts
+                if len(checked) >= _CHECKED_HOSTS_LIMIT:
+                    checked.clear()
+                checked.add(host)
                 skt.sendto(datagram, addr)
         except OSError as e:
-            if e.errno == errno.EMSGSIZE:
-                raise error.MessageLengthError(
-                    f"a {len(datagram)}-byte datagram is too long to send"
-                )
-            if e.errno in _REFUSED and connectedAddr is not None:
-                self._refused()
-                return
-            if e.errno in _DROP_ON_SEND or e.errno in _REFUSED:
-                return
-            raise
+            self._sendFailed(e, datagram)
+
+    def _sendFailed(self, e: OSError, datagram: Any) -> None:
+        if e.errno == errno.EMSGSIZE:
+            raise error.MessageLengthError(
+                f"a {len(datagram)}-byte datagram is too long to send"
+            )
+        if e.errno in _REFUSED and self._connectedAddr is not None:
+            self._refused()
+            return
+        if e.errno in _DROP_ON_SEND or e.errno in _REFUSED:
+            return
+        raise e
 
     def writeSequence(
         self, seq: list[bytes], addr: tuple[str, int] | None = None
