@@ -307,12 +307,6 @@ def test_loopbackTCPLargeTransfer(reactor: Any) -> None:
     assert client.data == content
 
 
-@pytest.mark.xfail(
-    reason="the TCP transport's write() sends at once and returns without "
-    "scheduling doWrite, so a pull producer is never asked for a second chunk "
-    "(torsion.internet.abstract.FileDescriptor.write)",
-    strict=True,
-)
 def test_loopbackTCPPullProducer(reactor: Any) -> None:
     content = bytes(range(256)) * 4000
 

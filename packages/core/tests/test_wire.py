@@ -131,6 +131,15 @@ def test_chargenUntilPeerCloses() -> None:
     assert 50000 <= len(client.data) < 50000 + len(server.noise)
 
 
+def test_chargenOverTCP(reactor: Any) -> None:
+    client = Collector(limit=300000)
+    server = wire.Chargen()
+    d = loopback.loopbackTCP(server, client, reactor=reactor, noisy=False)
+    runUntil(reactor, d)
+    assert len(client.data) >= 300000
+    assert client.data.startswith(server.noise)
+
+
 def test_qotd() -> None:
     proto = wire.QOTD()
     transport = connected(proto)
