@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from reactormixins import runUntil
+from zope.interface.verify import verifyObject
 
-from torsion.internet import protocol
+from torsion.internet import interfaces, protocol
 from torsion.internet.testing import StringTransport
 from torsion.protocols import finger, loopback
 
@@ -66,6 +67,12 @@ def test_dispatch(line: bytes, call: tuple[Any, ...] | None) -> None:
         assert transport.value() == b"Invalid query\r\n"
     else:
         assert proto.calls == [call]
+
+
+def test_providesIProtocol() -> None:
+    proto = finger.Finger()
+    assert verifyObject(interfaces.IProtocol, proto)
+    assert verifyObject(interfaces.IPushProducer, proto)
 
 
 def test_defaultAnswers() -> None:

@@ -8,6 +8,7 @@ import calendar
 import struct
 from typing import Any
 
+import pytest
 from reactormixins import runUntil
 from zope.interface.verify import verifyObject
 
@@ -49,6 +50,22 @@ class Collector(protocol.Protocol):
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         self.lost = reason
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        wire.Echo,
+        wire.Discard,
+        wire.Chargen,
+        wire.QOTD,
+        wire.Daytime,
+        wire.Time,
+        wire.Who,
+    ],
+)
+def test_providesIProtocol(cls: type[Any]) -> None:
+    assert verifyObject(interfaces.IProtocol, cls())
 
 
 def test_echo() -> None:
