@@ -594,3 +594,25 @@ def test_limitConnectionsByPeerOverTCP(reactor: Any) -> None:
         assert factory.peerConnections == {}
     finally:
         runUntil(reactor, port.stopListening())
+
+
+def test_throttlingMaxConnectionsOverTCP(reactor: Any) -> None:
+    factory = policies.ThrottlingFactory(
+        protocol.Factory.forProtocol(EchoQuit), maxConnectionCount=1
+    )
+    factory.callLater = reactor.callLater
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    try:
+        first = Client(b"one")
+        connectClient(reactor, port, first)
+        echoed: Deferred[None] = Deferred()
+        first.dataReceived = lambda data: echoed.callback(None)  # type: ignore[method-assign]
+        runUntil(reactor, echoed)
+        second = Client(b"two")
+        connectClient(reactor, port, second)
+        assert runUntil(reactor, second.closed) == b""
+        first.transport.write(b"QUIT")
+        runUntil(reactor, first.closed)
+        assert factory.connectionCount == 0
+    finally:
+        runUntil(reactor, port.stopListening())
