@@ -766,14 +766,9 @@ class Deferred(Generic[_SelfResultT]):
         asyncio code, use ``asFuture``.)
         """
         result: _SelfResultT
-        if (
-            self.called
-            and not self.paused
-            and not self._runningCallbacks
-            and not self.callbacks
-        ):
+        if self.called and not self.paused and not self._runningCallbacks:
             result = self.result
-            if not isinstance(result, Failure):
+            if not isinstance(result, Failure) and not self.callbacks:
                 # Already has a plain result: no need to suspend.
                 self.result = None
                 return result
@@ -996,6 +991,17 @@ def returnValue(val: object) -> NoReturn:
     raise _DefGen_Return(val)
 
 
+_NOT_YET: Any = object()
+
+
+def _returnValueOutcome(e: _DefGen_Return, legacy: bool) -> object:
+    if legacy:
+        return e.value
+    return Failure(
+        TypeError("returnValue() used outside an inlineCallbacks generator; use return")
+    )
+
+
 class _CoroutineRunner:
     """
     Drives one coroutine (or ``inlineCallbacks`` generator), feeding it the
@@ -1022,62 +1028,56 @@ class _CoroutineRunner:
             d._suppressAlreadyCalled = True
             waitingOn.cancel()
 
-    def step(self, result: object) -> None:
+    def step(self, result: object, yielded: object = _NOT_YET) -> None:
         # Run the coroutine until it waits on a Deferred with no result yet.
+        # ``yielded``, if given, is what it yielded last, not yet handled.
         self.waitingOn = None
         coro = self.coro
         send = coro.send
         while True:
-            try:
-                if isinstance(result, Failure):
-                    yielded = result.throwExceptionIntoGenerator(coro)
-                else:
-                    yielded = send(result)
-            except StopIteration as e:
-                self.finish(e.value)
-                return
-            except _DefGen_Return as e:
-                if self.legacy:
+            if yielded is _NOT_YET:
+                try:
+                    if isinstance(result, Failure):
+                        yielded = result.throwExceptionIntoGenerator(coro)
+                    else:
+                        yielded = send(result)
+                except StopIteration as e:
                     self.finish(e.value)
-                else:
-                    self.finish(
-                        Failure(
-                            TypeError(
-                                "returnValue() used outside an inlineCallbacks "
-                                "generator; use return"
-                            )
-                        )
-                    )
-                return
-            except BaseException:
-                caught = Failure(captureVars=Deferred.debug)
-                if isinstance(result, Failure):
-                    caught._inheritFrom(result)
-                self.finish(caught)
-                return
-            if isinstance(yielded, Deferred):
+                    return
+                except _DefGen_Return as e:
+                    self.finish(_returnValueOutcome(e, self.legacy))
+                    return
+                except BaseException:
+                    caught = Failure(captureVars=Deferred.debug)
+                    if isinstance(result, Failure):
+                        caught._inheritFrom(result)
+                    self.finish(caught)
+                    return
+            awaited = yielded
+            yielded = _NOT_YET
+            if isinstance(awaited, Deferred):
                 if (
-                    yielded.called
-                    and not yielded.paused
-                    and not yielded._runningCallbacks
-                    and not yielded.callbacks
+                    awaited.called
+                    and not awaited.paused
+                    and not awaited._runningCallbacks
+                    and not awaited.callbacks
                 ):
-                    result = yielded.result
-                    yielded.result = None
-                    info = yielded._debugInfo
+                    result = awaited.result
+                    awaited.result = None
+                    info = awaited._debugInfo
                     if info is not None:
                         info.failResult = None
                     continue
-                self.waitingOn = yielded
-                yielded.addBoth(self.resume)
+                self.waitingOn = awaited
+                awaited.addBoth(self.resume)
                 return
             if self.legacy:
                 # inlineCallbacks sends back anything that is not a Deferred.
-                result = yielded
+                result = awaited
                 continue
             result = Failure(
                 TypeError(
-                    f"A coroutine run by torsion awaited {yielded!r}; only "
+                    f"A coroutine run by torsion awaited {awaited!r}; only "
                     "Deferreds can be awaited here (wrap asyncio futures with "
                     "Deferred.fromFuture)"
                 )
@@ -1107,9 +1107,28 @@ _COROUTINE_TYPES = (types.CoroutineType, types.GeneratorType)
 def _startCoroutine(
     coro: Coroutine[Any, Any, Any] | Generator[Any, Any, Any], legacy: bool
 ) -> Deferred[Any]:
-    runner = _CoroutineRunner(coro, legacy)
-    runner.step(None)
-    return runner.deferred
+    # Most coroutines started here finish without waiting on anything:
+    # give those an already-fired Deferred without setting up a driver.
+    outcome: object
+    try:
+        yielded = coro.send(None)
+    except StopIteration as e:
+        outcome = e.value
+    except _DefGen_Return as e:
+        outcome = _returnValueOutcome(e, legacy)
+    except BaseException:
+        outcome = Failure(captureVars=Deferred.debug)
+    else:
+        runner = _CoroutineRunner(coro, legacy)
+        runner.step(None, yielded)
+        return runner.deferred
+    if isinstance(outcome, Failure):
+        return fail(outcome)
+    if isinstance(outcome, Deferred):
+        d: Deferred[Any] = Deferred()
+        outcome.chainDeferred(d)
+        return d
+    return succeed(outcome)
 
 
 def ensureDeferred(
@@ -1125,9 +1144,7 @@ def ensureDeferred(
     :raises NotACoroutineError: for anything else.
     """
     if isinstance(coro, _COROUTINE_TYPES):
-        runner = _CoroutineRunner(coro, False)
-        runner.step(None)
-        return runner.deferred
+        return _startCoroutine(coro, False)
     if isinstance(coro, Deferred):
         return coro
     raise NotACoroutineError(f"{coro!r} is not a coroutine or a Deferred")
