@@ -418,6 +418,30 @@ def test_LINE_4_pause_from_first_lineReceived() -> None:
     assert len(set(proto.depths[1:])) == 1
 
 
+def test_LINE_4_pause_on_every_line() -> None:
+    """
+    The usual asynchronous pattern: pause in each ``lineReceived``, resume
+    when the work is done.  Every line of a 100 000-line read comes out once,
+    in order (and each resume costs O(1), so this finishes quickly).
+    """
+
+    class OneAtATime(Lines):
+        def lineReceived(self, line: bytes) -> None:
+            self.lines.append(line)
+            self.pauseProducing()
+
+    proto = OneAtATime()
+    connect(proto)
+    count = 100000
+    proto.dataReceived(b"".join(b"%d\r\n" % i for i in range(count)))
+    resumes = 0
+    while proto.paused:
+        assert len(proto.lines) == resumes + 1
+        proto.resumeProducing()
+        resumes += 1
+    assert proto.lines == [b"%d" % i for i in range(count)]
+
+
 def test_LINE_4_resume_from_lineReceived_no_recursion() -> None:
     """
     Pausing and resuming from inside ``lineReceived`` does not recurse.
@@ -799,6 +823,21 @@ def test_intNPauseResume() -> None:
     while proto.recvd:
         proto.resumeProducing()
     assert proto.strings == [b"a", b"b", b"c", b"d"]
+
+
+def test_intNPauseOnEveryString() -> None:
+    class OneAtATime(Int16):
+        def stringReceived(self, string: bytes) -> None:
+            self.strings.append(string)
+            self.pauseProducing()
+
+    proto = OneAtATime()
+    connect(proto)
+    count = 100000
+    proto.dataReceived(b"".join(b"\x00\x02%02d" % (i % 100) for i in range(count)))
+    while proto.paused:
+        proto.resumeProducing()
+    assert proto.strings == [b"%02d" % (i % 100) for i in range(count)]
 
 
 def test_intNStopsAfterLoseConnection() -> None:

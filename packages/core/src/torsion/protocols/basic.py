@@ -71,6 +71,8 @@ class _PauseableMixin:
     transport: Any
     _held: list[bytes] | None = None
     _heldIndex: int = 0
+    # Whether every held line is within MAX_LENGTH (None: not measured).
+    _heldShort: bool | None = None
     _delivering: tuple[list[bytes], Iterator[bytes]] | None = None
 
     def pauseProducing(self) -> None:
@@ -301,7 +303,7 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
             held = self._held
             if held is not None:
                 self._held = None
-                why = self._deliverLines(held, self._heldIndex)
+                why = self._deliverLines(held, self._heldIndex, self._heldShort)
                 if why is not None:
                     return why
                 continue
@@ -327,7 +329,7 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
             rest = lines.pop()
             self._buffer = rest
             if lines:
-                why = self._deliverLines(lines, 0)
+                why = self._deliverLines(lines, 0, None)
                 if why is not None:
                     return why
                 continue
@@ -344,7 +346,9 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
             return self.lineLengthExceeded(rest)
         return None
 
-    def _deliverLines(self, lines: list[bytes], start: int) -> object:
+    def _deliverLines(
+        self, lines: list[bytes], start: int, short: bool | None
+    ) -> object:
         """
         Deliver ``lines[start:]`` until done, paused, switched to raw mode or
         told to stop.  Return a stop reason, or None.
@@ -357,7 +361,11 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
         iterator = self._iterate(lines, start)
         try:
             # One C-level pass spares a length test per line in the usual case.
-            if max(map(len, lines)) <= limit:
+            if short is None:
+                # Measured once per read, not again on each resume.
+                short = max(map(len, lines)) <= limit
+            self._heldShort = short
+            if short:
                 for line in iterator:
                     why = lineReceived(line)
                     if why or transport.disconnecting:
