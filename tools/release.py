@@ -14,7 +14,7 @@ Steps, each touching only that package:
 
 ``--dry-run`` stops after step 3: the working tree then shows the version
 file and ``NEWS.md`` changed (inspect with ``git diff``, undo with
-``git checkout -- <files>``) and nothing is committed or tagged.
+``git checkout HEAD -- packages/<name>``) and nothing is committed or tagged.
 Pushing the commit and tag is left to the person releasing.
 """
 
@@ -151,7 +151,7 @@ def release(
     print(changed, end="")
     if dryRun:
         print(f"dry run: not committed, not tagged ({tag}).")
-        print(f"undo with: git checkout -- {rel}")
+        print(f"undo with: git checkout HEAD -- {rel}")
         return version
     _git("add", "--all", "--", str(rel), root=root)
     _git(
