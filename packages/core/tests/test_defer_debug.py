@@ -200,3 +200,42 @@ def test_debug_failures_capture_vars(debugging: None) -> None:
     out: list[Failure] = []
     d.addErrback(out.append)
     assert "captured" in out[0].getTraceback(detail="verbose")
+
+
+def test_log_error_logs_and_passes_failure_on(logged: list[LogEvent]) -> None:
+    d = fail(KeyError("logged"))
+    d.addErrback(defer.logError)
+    out: list[Any] = []
+    d.addErrback(out.append)
+    assert out[0].type is KeyError
+    assert len(logged) == 1
+    assert logged[0]["log_failure"] is out[0]
+
+
+def test_passthru() -> None:
+    marker = object()
+    assert defer.passthru(marker) is marker
+    assert succeed_through_passthru() == [5]
+
+
+def succeed_through_passthru() -> list[Any]:
+    out: list[Any] = []
+    defer.succeed(5).addCallbacks(defer.passthru, defer.passthru).addBoth(out.append)
+    return out
+
+
+def test_unhandled_report_falls_back_to_stderr(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from torsion.logger import Logger
+
+    def broken(self: Logger, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("logging is broken")
+
+    monkeypatch.setattr(Logger, "failure", broken)
+    d = fail(ValueError("still reported"))
+    del d
+    gc.collect()
+    err = capsys.readouterr().err
+    assert "Unhandled error in Deferred" in err
+    assert "ValueError: still reported" in err

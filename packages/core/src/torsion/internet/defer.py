@@ -71,7 +71,9 @@ __all__ = [
     "gatherResults",
     "getDebugging",
     "inlineCallbacks",
+    "logError",
     "maybeDeferred",
+    "passthru",
     "race",
     "returnValue",
     "setDebugging",
@@ -241,15 +243,20 @@ def _logUnhandled(failure: Failure, debugInfo: str) -> None:
     """
     try:
         from torsion.logger import Logger
-    except ImportError:
-        sys.stderr.write(
-            "Unhandled error in Deferred:\n" + failure.getTraceback() + debugInfo
+
+        extra: dict[str, Any] = {"debugInfo": debugInfo} if debugInfo else {}
+        Logger(namespace="torsion.internet.defer").failure(
+            "Unhandled error in Deferred:", failure=failure, **extra
         )
-        return
-    extra: dict[str, Any] = {"debugInfo": debugInfo} if debugInfo else {}
-    Logger(namespace="torsion.internet.defer").failure(
-        "Unhandled error in Deferred:", failure=failure, **extra
-    )
+    except BaseException:
+        # Logging itself is broken (or the interpreter is shutting down):
+        # still tell someone.
+        try:
+            sys.stderr.write(
+                "Unhandled error in Deferred:\n" + failure.getTraceback() + debugInfo
+            )
+        except BaseException:
+            pass
 
 
 # -- the Deferred ------------------------------------------------------------------
@@ -257,6 +264,33 @@ def _logUnhandled(failure: Failure, debugInfo: str) -> None:
 
 def _passthrough(result: _T) -> _T:
     return result
+
+
+def passthru(arg: _T) -> _T:
+    """
+    Return ``arg`` unchanged: a callback or errback that does nothing.
+
+    :param arg: anything.
+    :return: ``arg``.
+    """
+    return arg
+
+
+def logError(err: Failure) -> Failure:
+    """
+    Log a failure and pass it on; usable as an errback
+    (``d.addErrback(logError)``) at the end of a chain whose errors
+    should be recorded but not handled.
+
+    :param err: the failure.
+    :return: ``err``, so the chain stays on the error path.
+    """
+    from torsion.logger import Logger
+
+    Logger(namespace="torsion.internet.defer").failure(
+        "Error in Deferred:", failure=err
+    )
+    return err
 
 
 def _continueChain(result: object) -> NoReturn:
