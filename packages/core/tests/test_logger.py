@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import logging
 import types
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from zope.interface.verify import verifyObject
 
 from torsion.logger import (
     DEFAULT_HISTORY_SIZE,
+    MAX_NAMESPACE_CACHE,
     FileLogObserver,
     FilteringLogObserver,
     ILogFilterPredicate,
@@ -449,6 +451,28 @@ def test_levelFilterPredicate() -> None:
         predicate.setLogLevelForNamespace("a", "loud")  # type: ignore[arg-type]
 
 
+def test_levelFilterCacheFollowsChanges() -> None:
+    predicate = LogLevelFilterPredicate()
+    assert predicate.logLevelForNamespace("a.b") is LogLevel.info
+    predicate.setLogLevelForNamespace("a", LogLevel.error)
+    assert predicate.logLevelForNamespace("a.b") is LogLevel.error
+    predicate.clearLogLevels()
+    assert predicate.logLevelForNamespace("a.b") is LogLevel.info
+    predicate.defaultLogLevel = LogLevel.warn
+    assert predicate.logLevelForNamespace("a.b") is LogLevel.warn
+    with pytest.raises(InvalidLogLevelError):
+        predicate.defaultLogLevel = 3  # type: ignore[assignment]
+
+
+def test_levelFilterCacheIsBounded() -> None:
+    predicate = LogLevelFilterPredicate()
+    predicate.setLogLevelForNamespace("x", LogLevel.debug)
+    for i in range(MAX_NAMESPACE_CACHE + 10):
+        predicate.logLevelForNamespace(f"x.n{i}")
+    assert len(predicate._cache) <= MAX_NAMESPACE_CACHE
+    assert predicate.logLevelForNamespace("x.n0") is LogLevel.debug
+
+
 def test_filteringLogObserver() -> None:
     accepted: list[LogEvent] = []
     rejected: list[LogEvent] = []
@@ -755,3 +779,13 @@ def test_publicNamesDocumented() -> None:
             obj = getattr(module, name)
             if callable(obj) and not isinstance(obj, type(LogEvent)):
                 assert obj.__doc__, f"{module.__name__}.{name} has no docstring"
+
+
+def test_formatTimeSameSecondCacheIsExact() -> None:
+    # Times on either side of a second boundary, in any order, render as
+    # their own seconds.
+    for when in (-0.5, 0.5, -0.5, 59.9, 60.0, 59.9):
+        expected = datetime.fromtimestamp(when).astimezone().strftime("%S")
+        assert formatTime(when, "%S") == expected
+    assert formatTime(1.25, "%S.%f").endswith(".250000")
+    assert formatTime(1.5, "%S.%f").endswith(".500000")

@@ -18,6 +18,7 @@ logging once with ``globalLogBeginner.beginLoggingTo([...])``::
 from ._buffer import DEFAULT_HISTORY_SIZE, LimitedHistoryLogObserver
 from ._file import FileLogObserver, textFileLogObserver
 from ._filter import (
+    MAX_NAMESPACE_CACHE,
     FilteringLogObserver,
     ILogFilterPredicate,
     LogLevelFilterPredicate,
@@ -63,6 +64,7 @@ __all__ = [
     "DEFAULT_INITIAL_BUFFER_SIZE",
     "MAX_JSON_RECORD_SIZE",
     "MAX_LOGGING_FILE_LINE",
+    "MAX_NAMESPACE_CACHE",
     "FileLogObserver",
     "FilteringLogObserver",
     "ILogFilterPredicate",

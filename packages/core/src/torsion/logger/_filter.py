@@ -13,11 +13,16 @@ from ._interfaces import ILogObserver, LogEvent
 from ._levels import InvalidLogLevelError, LogLevel
 
 __all__ = [
+    "MAX_NAMESPACE_CACHE",
     "FilteringLogObserver",
     "ILogFilterPredicate",
     "LogLevelFilterPredicate",
     "PredicateResult",
 ]
+
+
+MAX_NAMESPACE_CACHE = 1024
+"""How many namespaces' resolved levels a ``LogLevelFilterPredicate`` caches."""
 
 
 class PredicateResult(enum.Enum):
@@ -115,8 +120,25 @@ class LogLevelFilterPredicate:
         :param defaultLogLevel: the minimum level for namespaces without a
             level of their own.
         """
-        self.defaultLogLevel = defaultLogLevel
         self._levels: dict[str, LogLevel] = {}
+        # Resolved levels per namespace; bounded, since namespaces may be
+        # made up at run time.
+        self._cache: dict[str | None, LogLevel] = {}
+        self._defaultLogLevel = defaultLogLevel
+
+    @property
+    def defaultLogLevel(self) -> LogLevel:
+        """
+        The minimum level for namespaces without a level of their own.
+        """
+        return self._defaultLogLevel
+
+    @defaultLogLevel.setter
+    def defaultLogLevel(self, level: LogLevel) -> None:
+        if not isinstance(level, LogLevel):
+            raise InvalidLogLevelError(level)
+        self._defaultLogLevel = level
+        self._cache.clear()
 
     def logLevelForNamespace(self, namespace: str | None) -> LogLevel:
         """
@@ -126,14 +148,21 @@ class LogLevelFilterPredicate:
             default.
         :return: the level.
         """
-        if not namespace:
-            return self.defaultLogLevel
-        candidate = namespace
+        try:
+            return self._cache[namespace]
+        except KeyError:
+            pass
+        level = self._defaultLogLevel
+        candidate = namespace or ""
         while candidate:
             if candidate in self._levels:
-                return self._levels[candidate]
+                level = self._levels[candidate]
+                break
             candidate = candidate.rpartition(".")[0]
-        return self.defaultLogLevel
+        if len(self._cache) >= MAX_NAMESPACE_CACHE:
+            self._cache.clear()
+        self._cache[namespace] = level
+        return level
 
     def setLogLevelForNamespace(self, namespace: str, level: LogLevel) -> None:
         """
@@ -145,6 +174,7 @@ class LogLevelFilterPredicate:
         """
         if not isinstance(level, LogLevel):
             raise InvalidLogLevelError(level)
+        self._cache.clear()
         if namespace:
             self._levels[namespace] = level
         else:
@@ -155,6 +185,7 @@ class LogLevelFilterPredicate:
         Forget every namespace's level, keeping the default.
         """
         self._levels.clear()
+        self._cache.clear()
 
     def __call__(self, event: LogEvent) -> PredicateResult:
         """

@@ -4,6 +4,7 @@ Turning events into text.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,8 @@ __all__ = [
     "formatUnformattableEvent",
     "timeFormatRFC3339",
 ]
+
+_lastTime: tuple[tuple[int, str], str] | None = None
 
 timeFormatRFC3339 = "%Y-%m-%dT%H:%M:%S%z"
 """The default ``strftime`` format for timestamps: ``2026-11-20T23:30:00+0000``."""
@@ -90,12 +93,27 @@ def formatTime(
     :param default: the text for a missing time or format.
     :return: the rendered time.
     """
+    global _lastTime
     if timeFormat is None or when is None:
         return default
+    # Consecutive events mostly fall in the same second: remember the last
+    # rendering (formats with sub-second fields are not cached).
+    cacheable = "%f" not in timeFormat
+    if cacheable:
+        try:
+            key = (math.floor(when), timeFormat)
+        except (OverflowError, ValueError, TypeError):
+            return default
+        cached = _lastTime
+        if cached is not None and cached[0] == key:
+            return cached[1]
     try:
-        return datetime.fromtimestamp(when).astimezone().strftime(timeFormat)
-    except (OverflowError, OSError, ValueError):
+        text = datetime.fromtimestamp(when).astimezone().strftime(timeFormat)
+    except (OverflowError, OSError, ValueError, TypeError):
         return default
+    if cacheable:
+        _lastTime = (key, text)
+    return text
 
 
 def _formatSystem(event: Mapping[str, Any]) -> str:

@@ -69,22 +69,31 @@ class LogLevel(enum.Enum):
     def __repr__(self) -> str:
         return f"<LogLevel={self.name}>"
 
+    # A plain attribute: comparing levels is on the hot path of filtering,
+    # and Enum's ``value`` is a comparatively slow descriptor.
+    _severity: int
+
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, LogLevel):
             return NotImplemented
-        return self.value < other.value
+        return self._severity < other._severity
 
     def __le__(self, other: object) -> bool:
         if not isinstance(other, LogLevel):
             return NotImplemented
-        return self.value <= other.value
+        return self._severity <= other._severity
 
     def __gt__(self, other: object) -> bool:
         if not isinstance(other, LogLevel):
             return NotImplemented
-        return self.value > other.value
+        return self._severity > other._severity
 
     def __ge__(self, other: object) -> bool:
         if not isinstance(other, LogLevel):
             return NotImplemented
-        return self.value >= other.value
+        return self._severity >= other._severity
+
+
+for _level in LogLevel:
+    _level._severity = _level.value
+del _level
