@@ -279,28 +279,60 @@ def test_lockReleased(tmp_path):
     os.close(fd3)
 
 
-@pytest.mark.parametrize("name", ["select", "poll", "epoll"])
+@pytest.mark.parametrize("name", ["select", "poll", "epoll", "asyncio"])
 def test_reactorOption(tmp_path, trial, name):
     """
-    ``--reactor NAME`` installs that reactor, and tests run on it.
+    ``--reactor NAME`` installs that reactor; tests wait on it, time out,
+    and have leftover calls and ports reported and cleaned up on it.
     """
     (tmp_path / "test_which.py").write_text(
-        "from torsion.internet import defer\n"
+        "from torsion.internet import defer, protocol, threads\n"
         "from torsion.trial import unittest\n"
         "class T(unittest.TestCase):\n"
-        "    def test_it(self):\n"
+        "    def test_a_wait(self):\n"
         "        from torsion.internet import reactor\n"
-        "        print('REACTOR', type(reactor).__module__)\n"
+        "        open('reactor.txt', 'w').write(type(reactor).__module__)\n"
         "        d = defer.Deferred()\n"
         "        reactor.callLater(0.01, d.callback, None)\n"
         "        return d\n"
+        "    def test_b_thread(self):\n"
+        "        return threads.deferToThread(lambda: 1)\n"
+        "    def test_c_timeout(self):\n"
+        "        return defer.Deferred()\n"
+        "    test_c_timeout.timeout = 0.05\n"
+        "    def test_d_dirtyPort(self):\n"
+        "        from torsion.internet import reactor\n"
+        "        reactor.listenTCP(0, protocol.Factory(), interface='127.0.0.1')\n"
+        "        reactor.callLater(100, lambda: None)\n"
+        "    def test_e_cleanAgain(self):\n"
+        "        from torsion.internet import reactor\n"
+        "        port = reactor.listenTCP(0, protocol.Factory(), interface='127.0.0.1')\n"
+        "        return port.stopListening()\n"
     )
-    done = trial("--reactor", name, str(tmp_path / "test_which.py"), cwd=tmp_path)
+    done = trial(
+        "--reactor",
+        name,
+        "--reporter",
+        "verbose",
+        str(tmp_path / "test_which.py"),
+        cwd=tmp_path,
+    )
     if sys.platform != "linux" and name == "epoll":  # pragma: no cover
         assert done.returncode == 2
         return
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert f"REACTOR torsion.internet.{name}reactor" in done.stdout
+    used = (tmp_path / "_trial_temp" / "reactor.txt").read_text()
+    assert used == f"torsion.internet.{name}reactor", done.stderr
+    for test, status in [
+        ("test_a_wait", "OK"),
+        ("test_b_thread", "OK"),
+        ("test_c_timeout", "ERROR"),
+        ("test_d_dirtyPort", "ERROR"),
+        ("test_e_cleanAgain", "OK"),
+    ]:
+        assert f"test_which.T.{test} ... [{status}]" in done.stdout
+    assert "FAILED (3 passed, 0 failed, 2 errors)" in done.stdout
+    assert "Selectables:" in done.stdout
+    assert "test_d_dirtyPort" in done.stdout.split("DelayedCalls")[1]
 
 
 def test_unknownReactor(suites, trial):

@@ -43,6 +43,34 @@ def reactor() -> Any:
 
 
 _ourFixture = reactor
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """
+    Let trial test cases freeze what survives their garbage collection, so
+    that each one's collection (which catches unhandled Deferred failures)
+    examines only what that test allocated; without it every collection
+    walks the whole pytest process. Nothing happens until a trial test runs.
+    """
+    from torsion.trial import util
+
+    util.freezeSurvivorsAfterCollection(True)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """
+    Give frozen objects back to the garbage collector.
+    """
+    import gc
+
+    from torsion.trial import util
+
+    util.freezeSurvivorsAfterCollection(False)
+    if util.frozeSurvivors:
+        util.frozeSurvivors = False
+        gc.unfreeze()
+
+
 _conftestHooks: dict[int, bool] = {}
 
 

@@ -308,9 +308,16 @@ def collectGarbage() -> None:
     Run the garbage collector so that Deferreds dropped with an unhandled
     failure log their error while the test that dropped them is current.
     """
+    global frozeSurvivors
     gc.collect()
     if _freezeSurvivors:
         gc.freeze()
+        frozeSurvivors = True
+
+
+#: Whether ``collectGarbage`` has frozen anything (``gc.unfreeze()`` gives
+#: frozen objects back to the collector).
+frozeSurvivors = False
 
 
 def runWithWarningsSuppressed(
