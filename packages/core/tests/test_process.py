@@ -438,3 +438,33 @@ def test_manyConcurrentChildren(reactor: Any) -> None:
     for i, proto in enumerate(protos):
         runUntil(reactor, proto.ended)
         assert proto.data[1].strip() == str(i).encode()
+
+
+def test_reapedWithoutPidfd(reactor: Any, monkeypatch: Any) -> None:
+    # Without pidfds (and without signal handlers) exited children are
+    # still collected, by polling.
+    monkeypatch.delattr(os, "pidfd_open")
+    # No pipes either, whose closing would prompt a reap.
+    proto = _run(reactor, "import sys; sys.exit(4)", childFDs={})
+    assert proto.endedReason is not None
+    assert proto.endedReason.value.exitCode == 4
+
+
+def test_reapedOnSIGCHLD(reactor: Any, monkeypatch: Any) -> None:
+    # Without pidfds and with polling pushed far away, only the reactor's
+    # SIGCHLD handling can collect the child in time.
+    monkeypatch.delattr(os, "pidfd_open")
+    monkeypatch.setattr(process, "_POLL_MIN", 3600.0)
+    proto = Recorder()
+
+    def start() -> None:
+        _spawn(reactor, proto, "import sys; sys.exit(5)", childFDs={})
+
+    proto.ended.addBoth(lambda _: reactor.stop())
+    guard = reactor.callLater(30, reactor.stop)
+    reactor.callWhenRunning(start)
+    reactor.run(installSignalHandlers=True)
+    if guard.active():
+        guard.cancel()
+    assert proto.endedReason is not None
+    assert proto.endedReason.value.exitCode == 5

@@ -726,9 +726,8 @@ class _BaseProcess:
             return
         self._ended = True
         reason = self._reason
-        self.proto = _EndedProtocol(self.proto)
         try:
-            self.proto.wrapped.processEnded(reason)
+            self.proto.processEnded(reason)
         except Exception:
             _log.failure("Unhandled error in processEnded")
 
@@ -922,19 +921,6 @@ class _BaseProcess:
         Close every pipe to the child.
         """
         self.loseConnection()
-
-
-class _EndedProtocol:
-    """
-    Stands in for the protocol once ``processEnded`` ran, so late events
-    from descriptors closed during shutdown reach nobody.
-    """
-
-    def __init__(self, wrapped: Any) -> None:
-        self.wrapped = wrapped
-
-    def __getattr__(self, name: str) -> Any:
-        return lambda *args, **kwargs: None
 
 
 class Process(_BaseProcess):
