@@ -11,7 +11,11 @@ import weakref
 
 import pytest
 
-from torsion.python.failure import Failure, NoCurrentExceptionError
+from torsion.python.failure import (
+    Failure,
+    NoCurrentExceptionError,
+    UnpicklableException,
+)
 
 
 class Marker:
@@ -337,3 +341,43 @@ def test_unprintable_message() -> None:
 
     msg = Failure(Bad()).getErrorMessage()
     assert "unprintable" in msg
+
+
+def test_capture_vars_default_traceback_has_no_locals() -> None:
+    def withLocal() -> None:
+        hiddenLocal = "not-in-default"  # noqa: F841
+        raise RuntimeError("v")
+
+    try:
+        withLocal()
+    except RuntimeError:
+        f = Failure(captureVars=True)
+    assert "not-in-default" not in f.getTraceback()
+    assert "not-in-default" in f.getTraceback(detail="verbose")
+    f.cleanFailure()
+    assert "not-in-default" not in f.getTraceback()
+    g = pickle.loads(pickle.dumps(f))
+    assert "not-in-default" in g.getTraceback(detail="verbose")
+    assert "not-in-default" not in g.getTraceback()
+
+
+def test_str_after_pickle_keeps_frames() -> None:
+    g = pickle.loads(pickle.dumps(_capture()))
+    assert "_raiser" in str(g)
+
+
+class HoldsALock(Exception):
+    def __init__(self) -> None:
+        super().__init__("holds a lock")
+        import threading
+
+        self.lock = threading.Lock()
+
+
+def test_pickle_unpicklable_exception() -> None:
+    f = _capture(HoldsALock())
+    g = pickle.loads(pickle.dumps(f))
+    assert g.check(UnpicklableException) is UnpicklableException
+    assert g.check(f"{__name__}.HoldsALock")
+    assert "holds a lock" in g.getErrorMessage()
+    assert "HoldsALock" in g.getTraceback()

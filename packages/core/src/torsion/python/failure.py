@@ -20,13 +20,20 @@ Example::
 from __future__ import annotations
 
 import builtins
+import pickle
 import sys
 import traceback
 from collections.abc import Coroutine, Generator
 from types import TracebackType
 from typing import IO, Any, Literal, NoReturn, TypeVar
 
-__all__ = ["DefaultDetail", "Detail", "Failure", "NoCurrentExceptionError"]
+__all__ = [
+    "DefaultDetail",
+    "Detail",
+    "Failure",
+    "NoCurrentExceptionError",
+    "UnpicklableException",
+]
 
 _YieldT = TypeVar("_YieldT")
 
@@ -35,6 +42,15 @@ Detail = Literal["default", "brief", "verbose"]
 
 DefaultDetail: Detail = "default"
 """The detail level used when none is given."""
+
+
+class UnpicklableException(Exception):
+    """
+    Stands in, in a ``Failure`` that was pickled, for an exception that
+    could not be pickled itself.  Its message is the original class's
+    qualified name and message; the failure's ``parents`` still list the
+    original class names.
+    """
 
 
 class NoCurrentExceptionError(Exception):
@@ -154,6 +170,10 @@ class Failure(BaseException):
     captureVars: bool
     # Traceback summary kept once the live traceback has been dropped.
     _summary: traceback.TracebackException | None = None
+    # Class names of an exception that could not be pickled as itself.
+    _parents: list[str] | None = None
+    # With ``captureVars``: a summary that also records local variables.
+    _localsSummary: traceback.TracebackException | None = None
     # Tracebacks rendered before pickling, keyed by detail level.
     _rendered: dict[str, str] | None = None
     # The summary of an earlier, cleaned failure of the same exception that
@@ -205,7 +225,7 @@ class Failure(BaseException):
         self.tb = exc_tb if exc_tb is not None else exc_value.__traceback__
         self.captureVars = captureVars
         if captureVars and self.tb is not None:
-            self._summary = self._summarize(captureLocals=True, lookupLines=True)
+            self._localsSummary = self._summarize(captureLocals=True, lookupLines=True)
 
     # -- examining -------------------------------------------------------
 
@@ -215,6 +235,8 @@ class Failure(BaseException):
         Fully qualified names of the exception's class and all its bases,
         most derived first.
         """
+        if self._parents is not None:
+            return list(self._parents)
         return [_qualifiedName(cls) for cls in self.type.__mro__]
 
     def check(
@@ -368,11 +390,14 @@ class Failure(BaseException):
     def _currentSummary(
         self, captureLocals: bool, lookupLines: bool
     ) -> traceback.TracebackException:
-        if self._summary is not None and (
-            not captureLocals or self.captureVars or self.tb is None
-        ):
+        if captureLocals:
+            if self._localsSummary is not None:
+                return self._localsSummary
+            if self.tb is not None:
+                return self._summarize(True, lookupLines)
+        if self._summary is not None:
             return self._summary
-        return self._summarize(captureLocals, lookupLines)
+        return self._summarize(False, lookupLines)
 
     # -- reporting ---------------------------------------------------------
 
@@ -401,7 +426,7 @@ class Failure(BaseException):
             raise ValueError(
                 f"detail must be 'default', 'brief' or 'verbose', not {detail!r}"
             )
-        if self._rendered is not None and self.tb is None and self._summary is None:
+        if self._rendered is not None and self._summary is None:
             return self._rendered.get(detail) or self._rendered["default"]
         if detail == "brief":
             return self._renderBrief()
@@ -473,15 +498,30 @@ class Failure(BaseException):
         )
 
     def __str__(self) -> str:
-        return f"[Failure instance: {self._renderBrief().rstrip()}]"
+        return f"[Failure instance: {self.getTraceback(detail='brief').rstrip()}]"
 
     def __reduce__(self) -> tuple[Any, ...]:
         state = dict(self.__dict__)
+        details: tuple[Detail, ...] = ("default", "brief")
+        if self._localsSummary is not None:
+            details += ("verbose",)
         state["_rendered"] = {
-            detail: self.getTraceback(detail=detail) for detail in ("default", "brief")
+            detail: self.getTraceback(detail=detail) for detail in details
         }
         state["tb"] = None
+        try:
+            pickle.dumps((self.value, self.type))
+        except Exception:
+            # Send a stand-in that keeps the message and the class names, so
+            # that ``check("module.Name")`` still works on the other side.
+            state["_parents"] = self.parents
+            state["value"] = UnpicklableException(
+                f"{_qualifiedName(self.type)}: {self.getErrorMessage()}"
+            )
+            state["type"] = UnpicklableException
         state["_summary"] = None
+        state["_localsSummary"] = None
+        state["_earlier"] = None
         return (_newFailure, (), state)
 
     def __setstate__(self, state: dict[str, Any] | None) -> None:
