@@ -578,3 +578,23 @@ def test_userAtHostCompletesHostPart() -> None:
     words = usage.CompleteUserAtHost()._bashWords("someone@localh")
     result = runBashSnippet(f"COMPREPLY=( $( {words} ) )\n")
     assert all(r.startswith("someone@") for r in result)
+
+
+def test_overridingBuiltInOptions(capsys: pytest.CaptureFixture[str]) -> None:
+    class Opts(usage.Options):
+        optFlags = [["verbose", "v", "Declared as a flag."]]
+
+        def opt_version(self) -> None:
+            """Show my version."""
+            print("mytool 1.0")
+
+        def opt_verbose(self) -> None:
+            self["verbose"] = 5
+
+    options = Opts()
+    options.parseOptions(["--version", "-v"])
+    assert capsys.readouterr().out == "mytool 1.0\n"
+    assert options["verbose"] == 5
+    usageText = options.getUsage(width=80)
+    assert "Show my version." in usageText
+    assert "Declared as a flag." in usageText
