@@ -1,0 +1,3 @@
+"""
+Running and supervising other processes (``torsion.runner.procmon``).
+"""
