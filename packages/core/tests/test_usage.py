@@ -5,6 +5,7 @@ Tests for torsion.python.usage (Options) and shell completion
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from torsion.python import usage
 from torsion.python._shellcomp import SHELLS, completionScript, shellComplete
@@ -598,3 +601,22 @@ def test_overridingBuiltInOptions(capsys: pytest.CaptureFixture[str]) -> None:
     usageText = options.getUsage(width=80)
     assert "Show my version." in usageText
     assert "Declared as a flag." in usageText
+
+
+@given(st.lists(st.text(max_size=12), max_size=6))
+def test_anyCommandLineGivesUsageErrorAtWorst(args: list[str]) -> None:
+    out = io.StringIO()
+    options = MainOptions()
+    options._shellCompFile = out
+    with contextlib.redirect_stdout(out):
+        try:
+            options.parseOptions(args)
+        except usage.UsageError:
+            pass
+        except SystemExit as e:
+            assert e.code == 0  # --help, --version or a completion request
+
+
+def test_badCompletionRequestIsUsageError() -> None:
+    with pytest.raises(usage.UsageError, match="Unsupported shell"):
+        MainOptions().parseOptions(["--_shell-completion", "fish:1"])

@@ -356,9 +356,12 @@ class Options(dict[str, Any]):
         if len(options) >= 2 and options[-2] == "--_shell-completion":
             from torsion.python._shellcomp import shellComplete
 
-            shellComplete(
-                self, os.path.basename(sys.argv[0]), options, self._shellCompFile
-            )
+            try:
+                shellComplete(
+                    self, os.path.basename(sys.argv[0]), options, self._shellCompFile
+                )
+            except ValueError as e:
+                raise UsageError(str(e)) from None
             sys.exit(0)
         shortSpec = "".join(
             d.short + (":" if d.takesValue else "")
