@@ -74,8 +74,6 @@ class LogPublisher:
 
         :param event: the event dictionary.
         """
-        if "log_trace" in event:
-            event["log_trace"].append((self, self))
         broken: list[tuple[Observer, Any]] = []
         for observer in list(self._observers):
             if "log_trace" in event:
