@@ -174,6 +174,35 @@ def test_exitfirst(suites, trial):
     assert "Ran 1 tests" in done.stdout
 
 
+def test_randomWithoutSeed(suites, trial):
+    """
+    ``--random`` alone picks a seed and prints it, so the order can be
+    reproduced.
+    """
+    done = trial(
+        "--random", "--reporter", "summary", str(suites.passing), cwd=suites.dir
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"Running tests shuffled with seed \d+", done.stdout)
+    done = trial("--random=x", str(suites.passing), cwd=suites.dir)
+    assert done.returncode == 2
+    assert "integer seed" in done.stderr
+
+
+def test_usageErrors(tmp_path, trial):
+    """
+    A bad command line is a usage error (status 2) with a clear message.
+    """
+    done = trial(cwd=tmp_path)
+    assert done.returncode == 2
+    assert "name at least one test" in done.stderr
+    done = trial("--no-such-option", "x", cwd=tmp_path)
+    assert done.returncode == 2
+    done = trial("--help", cwd=tmp_path)
+    assert done.returncode == 0
+    assert "--jobs" in done.stdout and "--reactor" in done.stdout
+
+
 def test_random(suites, trial):
     """
     ``--random SEED`` shuffles reproducibly and says which seed it used.
@@ -306,7 +335,8 @@ def test_reactorOption(tmp_path, trial, name):
         "        reactor.callLater(100, lambda: None)\n"
         "    def test_e_cleanAgain(self):\n"
         "        from torsion.internet import reactor\n"
-        "        port = reactor.listenTCP(0, protocol.Factory(), interface='127.0.0.1')\n"
+        "        f = protocol.Factory()\n"
+        "        port = reactor.listenTCP(0, f, interface='127.0.0.1')\n"
         "        return port.stopListening()\n"
     )
     done = trial(

@@ -27,6 +27,7 @@ import unittest as pyunit
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any
 
+from torsion.python import usage
 from torsion.trial import reporter as _reporter
 from torsion.trial import unittest as _unittest
 from torsion.trial import util
@@ -495,92 +496,117 @@ class TrialRunner:
         return result
 
 
-def buildParser() -> argparse.ArgumentParser:
+class Options(usage.Options):
     """
-    :return: the command-line parser of ``torsion-trial``.
+    The command line of ``torsion-trial``.
     """
-    parser = argparse.ArgumentParser(
-        prog="torsion-trial",
-        description="Run tests written with torsion.trial (or plain unittest).",
+
+    synopsis = "torsion-trial [options] [[file|package|module|TestCase|testmethod]...]"
+    longdesc = (
+        "Run tests written with torsion.trial (or plain unittest): name "
+        "packages, modules, classes or methods by dotted name, or files and "
+        "directories (searched recursively for test_*.py)."
     )
-    parser.add_argument(
-        "tests", nargs="*", help="packages, modules, classes, methods or paths"
-    )
-    parser.add_argument(
-        "--reporter", default="tree", help="how to report (see --help-reporters)"
-    )
-    parser.add_argument(
-        "--help-reporters", action="store_true", help="list the reporters and exit"
-    )
-    parser.add_argument(
-        "-j",
-        "--jobs",
-        type=int,
-        default=1,
-        metavar="N",
-        help="run tests in N worker processes",
-    )
-    parser.add_argument(
-        "-r",
-        "--reactor",
-        metavar="NAME",
-        help="install the reactor NAME (epoll, poll, select, asyncio, ...)",
-    )
-    parser.add_argument(
-        "-z",
-        "--random",
-        nargs="?",
-        const=-1,
-        type=int,
-        metavar="SEED",
-        help="run tests in random order (with SEED, reproducibly)",
-    )
-    parser.add_argument(
-        "-u",
-        "--until-failure",
-        action="store_true",
-        help="repeat the run until a test fails",
-    )
-    parser.add_argument(
-        "-x",
-        "--exitfirst",
-        action="store_true",
-        help="stop after the first failure or error",
-    )
-    parser.add_argument(
-        "-b",
-        "--debug",
-        action="store_true",
-        help="enter pdb post-mortem on each failure or error",
-    )
-    parser.add_argument(
-        "--coverage", action="store_true", help="measure coverage with coverage.py"
-    )
-    parser.add_argument(
-        "--temp-directory",
-        default=DEFAULT_TEMP_DIRECTORY,
-        metavar="DIR",
-        help="where tests run (default _trial_temp)",
-    )
-    parser.add_argument(
-        "-l",
-        "--logfile",
-        default="test.log",
-        metavar="NAME",
-        help="log file name inside the temp directory",
-    )
-    parser.add_argument(
-        "-e",
-        "--rterrors",
-        action="store_true",
-        help="print tracebacks as soon as they happen",
-    )
-    parser.add_argument(
-        "--junit-xml",
-        metavar="PATH",
-        help="file for the junitxml reporter (default <temp>/junit.xml)",
-    )
-    return parser
+    optFlags = [
+        ["help-reporters", None, "List the reporters and exit."],
+        ["until-failure", "u", "Repeat the run until a test fails."],
+        ["exitfirst", "x", "Stop after the first failure or error."],
+        ["debug", "b", "Enter pdb post-mortem on each failure or error."],
+        ["coverage", None, "Measure coverage with coverage.py."],
+        ["rterrors", "e", "Print tracebacks as soon as they happen."],
+    ]
+    optParameters = [
+        ["reporter", None, "tree", "How to report (see --help-reporters)."],
+        ["jobs", "j", 1, "Run tests in N worker processes.", int],
+        [
+            "reactor",
+            "r",
+            None,
+            "Install the reactor NAME (epoll, poll, select, asyncio).",
+        ],
+        ["temp-directory", None, DEFAULT_TEMP_DIRECTORY, "Where tests run."],
+        ["logfile", "l", "test.log", "Log file name inside the temp directory."],
+        [
+            "junit-xml",
+            None,
+            None,
+            "File for the junitxml reporter (default <temp>/junit.xml).",
+        ],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["random"] = None
+        self["tests"] = []
+
+    def opt_random(self, seed: str) -> None:
+        """
+        Run tests in random order; with SEED (an integer), reproducibly
+        (``--random`` alone picks a seed and prints it).
+        """
+        try:
+            self["random"] = int(seed)
+        except ValueError:
+            raise usage.UsageError(f"--random takes an integer seed, not {seed!r}")
+
+    opt_z = opt_random
+
+    def parseArgs(self, *tests: str) -> None:
+        """
+        :param tests: the names or paths of the tests to run.
+        """
+        self["tests"] = list(tests)
+
+    def postOptions(self) -> None:
+        """
+        Check the options together.
+
+        :raises torsion.python.usage.UsageError: for impossible combinations.
+        """
+        if self["help-reporters"]:
+            return
+        if self["reporter"] not in _reporter.reporters:
+            raise usage.UsageError(
+                f"unknown reporter {self['reporter']!r}; "
+                f"choose from {', '.join(_reporter.reporters)}"
+            )
+        if not self["tests"]:
+            raise usage.UsageError("name at least one test, module, package or path")
+        if self["jobs"] < 1:
+            raise usage.UsageError("--jobs must be at least 1")
+        if self["jobs"] > 1 and self["debug"]:
+            raise usage.UsageError("--debug cannot be used with --jobs")
+
+
+def _optionalSeed(argv: Sequence[str]) -> list[str]:
+    """
+    Let ``--random``/``-z`` stand alone: give it the seed ``-1`` ("pick
+    one") when no integer follows.
+    """
+    result: list[str] = []
+    args = list(argv)
+    for i, arg in enumerate(args):
+        result.append(arg)
+        if arg in ("--random", "-z"):
+            following = args[i + 1] if i + 1 < len(args) else ""
+            try:
+                int(following)
+            except ValueError:
+                result.append("-1")
+    return result
+
+
+def parseOptions(argv: Sequence[str]) -> argparse.Namespace:
+    """
+    Parse a ``torsion-trial`` command line.
+
+    :param argv: the arguments (without the program name).
+    :return: the options as attributes (dashes become underscores).
+    :raises torsion.python.usage.UsageError: for a bad command line.
+    """
+    config = Options()
+    config.parseOptions(_optionalSeed(argv))
+    return argparse.Namespace(**{k.replace("-", "_"): v for k, v in config.items()})
 
 
 def _helpReporters(stream: IO[str]) -> None:
@@ -615,29 +641,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     :return: the exit status: 0 when every test passed, 1 when one failed or
         errored, 2 for a usage error.
     """
-    parser = buildParser()
-    options = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        options = parseOptions(list(sys.argv[1:] if argv is None else argv))
+    except usage.UsageError as e:
+        print(f"torsion-trial: {e}", file=sys.stderr)
+        print("Run torsion-trial --help for the options.", file=sys.stderr)
+        return 2
     out = sys.stdout
     if options.help_reporters:
         _helpReporters(out)
         return 0
-    if options.reporter not in _reporter.reporters:
-        print(f"torsion-trial: unknown reporter {options.reporter!r}", file=sys.stderr)
-        _helpReporters(sys.stderr)
-        return 2
-    if not options.tests:
-        parser.print_usage(sys.stderr)
-        print(
-            "torsion-trial: name at least one test, module, package or path",
-            file=sys.stderr,
-        )
-        return 2
-    if options.jobs < 1:
-        print("torsion-trial: --jobs must be at least 1", file=sys.stderr)
-        return 2
-    if options.jobs > 1 and options.debug:
-        print("torsion-trial: --debug cannot be used with --jobs", file=sys.stderr)
-        return 2
 
     cov: Any = None
     if options.coverage:
