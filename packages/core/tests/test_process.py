@@ -468,3 +468,56 @@ def test_reapedOnSIGCHLD(reactor: Any, monkeypatch: Any) -> None:
         guard.cancel()
     assert proto.endedReason is not None
     assert proto.endedReason.value.exitCode == 5
+
+
+def test_streamingProducerIsThrottled(reactor: Any) -> None:
+    """
+    A streaming producer feeding a child's standard input is paused above the
+    high-water mark, so the buffer stays bounded however much it produces.
+    """
+    from zope.interface import implementer
+
+    from torsion.internet.interfaces import IPushProducer
+
+    chunk = b"p" * 8192
+    total = 4 * 1024 * 1024
+    proto = Recorder()
+    transport = _spawn(
+        reactor,
+        proto,
+        "import sys; print(len(sys.stdin.buffer.read()))",
+    )
+    writer = transport._writers[0]
+
+    @implementer(IPushProducer)
+    class Producer:
+        def __init__(self) -> None:
+            self.sent = 0
+            self.paused = False
+            self.pauses = 0
+            self.peak = 0
+
+        def resumeProducing(self) -> None:
+            self.paused = False
+            while not self.paused and self.sent < total:
+                self.sent += len(chunk)
+                transport.write(chunk)
+                self.peak = max(self.peak, writer._buffered)
+            if self.sent >= total and not self.paused:
+                transport.unregisterProducer()
+                transport.closeStdin()
+
+        def pauseProducing(self) -> None:
+            self.paused = True
+            self.pauses += 1
+
+        def stopProducing(self) -> None:
+            self.paused = True
+
+    producer = Producer()
+    transport.registerProducer(producer, True)
+    producer.resumeProducing()
+    runUntil(reactor, proto.ended)
+    assert proto.data[1].strip() == str(total).encode()
+    assert producer.pauses > 0
+    assert producer.peak <= process.CHILD_WRITE_HIGH_WATER + len(chunk)
