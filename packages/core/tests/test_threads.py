@@ -186,3 +186,16 @@ def test_callMultipleInThread(reactor: Any) -> None:
 def test_suggestThreadPoolSize(reactor: Any) -> None:
     reactor.suggestThreadPoolSize(3)
     assert reactor.getThreadPool().max == 3
+
+
+def test_blockingCallFromThreadInReactorThreadRefused(reactor: Any) -> None:
+    d: Deferred[str] = Deferred()
+
+    def inReactor() -> None:
+        try:
+            threads.blockingCallFromThread(reactor, lambda: None)
+        except RuntimeError as e:
+            d.callback(str(e))
+
+    reactor.callLater(0, inReactor)
+    assert "reactor thread" in runUntil(reactor, d)

@@ -17,6 +17,7 @@ function in the reactor thread and waits for its (possibly deferred) result.
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -126,9 +127,16 @@ def blockingCallFromThread(
     :param args: positional arguments for ``f``.
     :param kwargs: keyword arguments for ``f``.
     :return: ``f``'s result, or the result its ``Deferred`` fired with.
+    :raises RuntimeError: if called from the running reactor's own thread.
     :raises Exception: whatever ``f`` raised or its ``Deferred`` failed with,
         re-raised in the calling thread.
     """
+    if getattr(reactor, "_reactorThread", None) is threading.current_thread() and (
+        getattr(reactor, "running", False)
+    ):
+        raise RuntimeError(
+            "blockingCallFromThread called from the reactor thread would wait forever"
+        )
     results: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
     def inReactor() -> None:
