@@ -211,7 +211,8 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy with the zope.interface plugin: strict for core, typed for the rest."""
     _installEditable(session, PACKAGES)
-    session.install(*_rootGroup("typecheck"))
+    # The test groups bring pytest, whose types the trial plugin uses.
+    session.install(*_rootGroup("typecheck"), *_testRequirements(PACKAGES))
     session.run("python", "tools/typecheck.py", *session.posargs)
 
 
