@@ -112,7 +112,11 @@ def suites(tmp_path: pathlib.Path) -> SimpleNamespace:
 
 
 def runTrial(
-    *args: str, cwd: pathlib.Path, script: bool = False, timeout: float = 120
+    *args: str,
+    cwd: pathlib.Path,
+    script: bool = False,
+    timeout: float = 120,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """
     Run torsion-trial as a real subprocess and return what it did.
@@ -130,6 +134,8 @@ def runTrial(
         text=True,
         timeout=timeout,
         env=env,
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
     )
 
 

@@ -417,6 +417,25 @@ def test_jobsWorkerCrash(tmp_path, trial):
     assert "FAILED (4 passed, 0 failed, 1 errors)" in done.stdout
 
 
+def test_debug(tmp_path, trial):
+    """
+    ``--debug`` opens pdb post-mortem in the failing test's frame.
+    """
+    (tmp_path / "test_dbg.py").write_text(
+        "from torsion.trial import unittest\n"
+        "class T(unittest.SynchronousTestCase):\n"
+        "    def test_it(self):\n"
+        "        secret = 6 * 7\n"
+        "        self.assertEqual(secret, 0)\n"
+    )
+    done = trial(
+        "--debug", str(tmp_path / "test_dbg.py"), cwd=tmp_path, stdin="p secret\nc\n"
+    )
+    assert done.returncode == 1
+    assert "(Pdb)" in done.stdout
+    assert "\n42\n" in done.stdout.replace("(Pdb) ", "\n")
+
+
 def test_badJobs(suites, trial):
     done = trial("--jobs", "0", str(suites.passing), cwd=suites.dir)
     assert done.returncode == 2

@@ -147,6 +147,29 @@ def errorMessage(err: Any) -> str:
         return repr(err[1])
 
 
+class _TestFramePdb(pdb.Pdb):
+    """
+    A post-mortem debugger that starts in the innermost frame of the test's
+    own code rather than inside an assertion helper.
+    """
+
+    def setup(self, f: Any, tb: Any) -> None:
+        super().setup(f, tb)
+        for index in range(len(self.stack) - 1, -1, -1):
+            frame = self.stack[index][0]
+            if not frame.f_globals.get("__unittest"):
+                self.curindex = index
+                self.curframe = frame
+                self.curframe_locals = frame.f_locals
+                break
+
+
+def _postMortem(tb: Any) -> None:
+    debugger = _TestFramePdb()
+    debugger.reset()
+    debugger.interaction(None, tb)
+
+
 def _todoReason(todo: Any) -> str:
     return str(getattr(todo, "reason", todo or ""))
 
@@ -253,7 +276,7 @@ class Reporter:
         if self.debug and isinstance(err, tuple) and err[2] is not None:
             print(f"\n{kind} in {test.id()}:\n{formatError(err)}", file=self.stream)
             self.stream.flush()
-            pdb.post_mortem(err[2])
+            _postMortem(err[2])
 
     def addFailure(self, test: Any, err: Any) -> None:
         """
