@@ -135,7 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.freeze()
     util.freezeSurvivorsAfterCollection(True)
     result = _RecordingResult(protoOut)
-    protoOut.write(json.dumps({"ready": len(tests)}) + "\n")
+    ids = [t.id() for t in tests]
+    protoOut.write(json.dumps({"ready": len(tests), "ids": ids}) + "\n")
     protoOut.flush()
     try:
         for line in protoIn:
