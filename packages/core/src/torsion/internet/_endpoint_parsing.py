@@ -6,7 +6,6 @@ and the parsers behind each prefix.
 from __future__ import annotations
 
 import importlib
-import inspect
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from typing import Any
@@ -339,10 +338,15 @@ def _callChecked(
     kwargs: dict[str, Any],
 ) -> Any:
     try:
-        inspect.signature(method).bind(reactor, *args, **kwargs)
+        return method(reactor, *args, **kwargs)
     except TypeError as e:
-        raise ValueError(f"bad arguments for {prefix!r} endpoint: {e}")
-    return method(reactor, *args, **kwargs)
+        traceback = e.__traceback__
+        # Raised while binding the arguments (no frame of ``method`` in the
+        # traceback) means the description did not fit its signature; a
+        # TypeError from inside ``method`` is a bug and propagates as is.
+        if traceback is not None and traceback.tb_next is None:
+            raise ValueError(f"bad arguments for {prefix!r} endpoint: {e}") from None
+        raise
 
 
 def serverFromString(reactor: Any, description: str) -> IStreamServerEndpoint:

@@ -12,6 +12,7 @@ Scheduling helpers built on a reactor's clock.
 
 from __future__ import annotations
 
+import bisect
 import importlib
 import math
 import sys
@@ -65,6 +66,10 @@ _SCHEDULE_EARLY = 1e-7
 # ---------------------------------------------------------------------------
 
 
+def _callTime(call: DelayedCall) -> float:
+    return call.time
+
+
 @implementer(IReactorTime)
 class Clock:
     """
@@ -99,15 +104,21 @@ class Clock:
         return self.rightNow
 
     def _sortCalls(self) -> None:
-        # list.sort is stable, so calls due at the same moment keep the order
-        # in which they were scheduled.
-        self.calls.sort(key=lambda call: call.getTime())
+        # Ordered by ``time`` (a postponement not yet folded in is handled
+        # when the call reaches the front). list.sort is stable, so calls
+        # due at the same moment keep the order they were scheduled in.
+        self.calls.sort(key=_callTime)
+
+    def _insert(self, call: DelayedCall) -> None:
+        # insort_right puts a call after those due at the same time.
+        bisect.insort_right(self.calls, call, key=_callTime)
 
     def _cancelCall(self, call: DelayedCall) -> None:
         self.calls.remove(call)
 
     def _resetCall(self, call: DelayedCall) -> None:
-        self._sortCalls()
+        self.calls.remove(call)
+        self._insert(call)
 
     def callLater(
         self, delay: float, callable: Callable[..., Any], *args: object, **kw: object
@@ -132,8 +143,7 @@ class Clock:
             self._resetCall,
             seconds=self.seconds,
         )
-        self.calls.append(call)
-        self._sortCalls()
+        self._insert(call)
         return call
 
     def getDelayedCalls(self) -> Sequence[IDelayedCall]:
@@ -142,7 +152,7 @@ class Clock:
 
         :return: a list of ``IDelayedCall`` providers, earliest first.
         """
-        return list(self.calls)
+        return sorted(self.calls, key=lambda call: call.getTime())
 
     def advance(self, amount: float) -> None:
         """
@@ -158,20 +168,26 @@ class Clock:
         if amount < 0:
             raise ValueError(f"Clock cannot move backwards: advance({amount!r})")
         self.rightNow += amount
-        self._sortCalls()
+        now = self.rightNow
+        calls = self.calls
         ran = 0
-        while self.calls and self.calls[0].getTime() <= self.seconds():
+        while calls and calls[0].time <= now:
+            call = calls.pop(0)
+            if call.delayed_time:
+                # Postponed by reset() or delay(): move it to its new place.
+                call.activate_delay()
+                self._insert(call)
+                continue
             if ran >= self.maxCallsPerAdvance:
+                calls.insert(0, call)
                 raise RuntimeError(
                     f"Clock.advance ran {ran} calls without running out of due "
                     "calls (maxCallsPerAdvance); is a call rescheduling itself "
                     "with no delay?"
                 )
             ran += 1
-            call = self.calls.pop(0)
-            call.called = True
+            call.called = 1
             call.func(*call.args, **call.kw)
-            self._sortCalls()
 
     def pump(self, timings: Sequence[float]) -> None:
         """
