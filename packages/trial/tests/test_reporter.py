@@ -248,3 +248,51 @@ def test_realtime():
     before = stream.getvalue()
     result.done()
     assert before.count("KeyError") == stream.getvalue().count("KeyError")
+
+
+def test_subunitStream(suites, monkeypatch):
+    """
+    The subunit reporter sends an ``inprogress`` then a final status per
+    test (with the traceback attached to problems) to subunit's v2 writer;
+    here a stand-in records what it is given.
+    """
+    import sys
+    import types
+
+    calls = []
+
+    class StreamResultToBytes:
+        def __init__(self, stream):
+            self.stream = stream
+
+        def status(self, **kwargs):
+            calls.append(kwargs)
+
+    fake = types.ModuleType("subunit")
+    fake.StreamResultToBytes = StreamResultToBytes
+    monkeypatch.setitem(sys.modules, "subunit", fake)
+    tests = runner.TestLoader().loadFile(str(suites.outcomes))
+    stream = io.StringIO()
+    result = reporter.SubunitReporter(stream=stream, binaryStream=io.BytesIO())
+    runner.TrialRunner(result).run(tests)
+    result.done()
+    assert stream.getvalue().rstrip().endswith(suites.summary)
+    final = {
+        c["test_id"].rsplit(".", 1)[1]: c["test_status"]
+        for c in calls
+        if c.get("test_status") not in (None, "inprogress")
+    }
+    assert final == {
+        "test_dirty": "fail",
+        "test_error": "fail",
+        "test_fail": "fail",
+        "test_logged": "fail",
+        "test_pass": "success",
+        "test_skip": "skip",
+        "test_timeout": "fail",
+        "test_todo": "xfail",
+    }
+    started = [c for c in calls if c.get("test_status") == "inprogress"]
+    assert len(started) == 8
+    attachments = [c for c in calls if c.get("file_name") == "traceback"]
+    assert any(b"error text 5678" in c["file_bytes"] for c in attachments)
