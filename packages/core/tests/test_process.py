@@ -521,3 +521,39 @@ def test_streamingProducerIsThrottled(reactor: Any) -> None:
     assert proto.data[1].strip() == str(total).encode()
     assert producer.pauses > 0
     assert producer.peak <= process.CHILD_WRITE_HIGH_WATER + len(chunk)
+
+
+def test_closeStdoutStopsReading(reactor: Any) -> None:
+    from torsion.internet.interfaces import IConsumer, IPushProducer
+
+    proto = Recorder()
+    transport = _spawn(
+        reactor,
+        proto,
+        "import sys\nsys.stdin.read()\nsys.stdout.write('x' * 100000)\n",
+    )
+    assert verifyObject(IConsumer, transport)
+    assert verifyObject(IPushProducer, transport)
+    transport.closeStdout()
+    assert "outConnectionLost" in proto.events
+    transport.closeStdin()
+    runUntil(reactor, proto.ended)
+    # Writing to the closed pipe failed in the child.
+    assert 1 not in proto.data
+    assert proto.endedReason is not None
+    assert proto.endedReason.check(error.ProcessTerminated)
+    assert b"BrokenPipeError" in proto.data.get(2, b"")
+
+
+def test_existingPTY(reactor: Any) -> None:
+    master, slave = os.openpty()
+    proto = Recorder()
+    transport = _spawn(
+        reactor,
+        proto,
+        "import os; print(os.isatty(1))",
+        usePTY=(master, slave, os.ttyname(slave)),
+    )
+    runUntil(reactor, proto.ended)
+    assert proto.data[1].strip() == b"True"
+    assert transport.pid is None

@@ -285,3 +285,29 @@ def test_childProcessEcho(reactor: Any, mode: str) -> None:
     assert proto.err == b"ConnectionDone"
     expected = b"ready\nTHROUGH STDIO" + (b"eof\n" if mode == "half" else b"")
     assert proto.out == expected
+
+
+def test_producerForStandardOutput(reactor: Any, pipes: Pipes) -> None:
+    from torsion.internet.interfaces import IPullProducer
+
+    proto = Collector()
+    transport = stdio.StandardIO(proto, pipes.stdin, pipes.stdout, reactor=reactor)
+    chunks = [b"a" * 1000, b"b" * 1000, b"c" * 1000]
+
+    @implementer(IPullProducer)
+    class Pull:
+        def resumeProducing(self) -> None:
+            if chunks:
+                transport.write(chunks.pop(0))
+            else:
+                transport.unregisterProducer()
+                transport.loseConnection()
+
+        def stopProducing(self) -> None:
+            pass
+
+    transport.registerProducer(Pull(), False)
+    with pytest.raises(RuntimeError):
+        transport.registerProducer(Pull(), False)
+    runUntil(reactor, proto.lost)
+    assert pipes.read() == b"a" * 1000 + b"b" * 1000 + b"c" * 1000

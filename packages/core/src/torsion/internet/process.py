@@ -275,6 +275,14 @@ def _childMain(
 # Descriptors the reactor watches
 
 
+def _closeQuietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        # Already closed by someone else: it is closed either way.
+        pass
+
+
 class _DescriptorOwner(Protocol):
     """
     What the pipe descriptors report to: a process, or ``StandardIO``.
@@ -329,7 +337,7 @@ class _ChildReader:
             return
         self.process.reactor.removeReader(self)
         self.closed = True
-        os.close(self.fd)
+        _closeQuietly(self.fd)
         self.process._childConnectionLost(self.childFD, self)
 
     def connectionLost(self, reason: object) -> None:
@@ -384,6 +392,10 @@ class _ChildWriter:
                 return
             view = view[written:]
             if not view:
+                if self.producer is not None and not self.streamingProducer:
+                    # A pull producer is asked for more from doWrite, once
+                    # the descriptor can take it.
+                    self._startWriting()
                 return
         self._buffer.append(view)
         self._buffered += len(view)
@@ -461,7 +473,7 @@ class _ChildWriter:
         reactor.removeReader(self)
         self._buffer.clear()
         self._buffered = 0
-        os.close(self.fd)
+        _closeQuietly(self.fd)
         producer, self.producer = self.producer, None
         if producer is not None:
             try:
@@ -499,7 +511,7 @@ class _PidfdWatcher:
             return
         self.closed = True
         self.process.reactor.removeReader(self)
-        os.close(self.fd)
+        _closeQuietly(self.fd)
 
     def connectionLost(self, reason: object) -> None:
         self.close()
