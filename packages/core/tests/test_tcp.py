@@ -766,7 +766,7 @@ def test_proxyFlowControl(name: str) -> None:
     assert result.returncode == 0, result.stderr
     delivered, rssGrowth, maxBuffered = map(int, result.stdout.split())
     assert delivered >= total
-    assert maxBuffered <= abstract.HIGH_WATER_MARK + tcp.READ_SIZE
+    assert maxBuffered <= abstract.HIGH_WATER_MARK + tcp.MAX_READ_SIZE
     assert rssGrowth < 32 << 20
 
 

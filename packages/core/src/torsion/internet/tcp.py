@@ -34,8 +34,11 @@ from torsion.internet.interfaces import (
 from torsion.python import log
 from torsion.python.failure import Failure
 
-#: The most bytes one ``recv`` asks for.
+#: The bytes one ``recv`` asks for normally.
 READ_SIZE = 65536
+
+#: The most bytes one ``recv`` asks for while data keeps arriving in bulk.
+MAX_READ_SIZE = 256 * 1024
 
 #: The most buffers handed to one ``sendmsg`` call.
 MAX_IOVEC = 256
@@ -146,13 +149,22 @@ class Connection(FileDescriptor):
 
         :return: ``None``, or why the connection ended.
         """
+        size = self.bufferSize
         try:
-            data = self._recv(self.bufferSize)
+            data = self._recv(size)
         except BlockingIOError:
             return None
         except OSError as e:
             return error.ConnectionLost(e.strerror or str(e))
         if data:
+            # Read more at once while the peer keeps the buffer full, and go
+            # back to small reads (cheap to allocate) when it does not.
+            n = len(data)
+            if n == size:
+                if size < MAX_READ_SIZE:
+                    self.bufferSize = size * 4
+            elif size > READ_SIZE and n < size >> 3:
+                self.bufferSize = READ_SIZE
             self.protocol.dataReceived(data)
             return None
         return self._readEOF()
