@@ -1321,6 +1321,41 @@ class TestIntegration:
             runUntil(reactor, _stopped(port))
 
 
+class TestProcessIntegration:
+    def test_childProcessAsConnection(self, reactor: Any) -> None:
+        class Upper(Protocol):
+            def __init__(self) -> None:
+                self.received = b""
+                self.ended: Deferred[BaseException] = Deferred()
+
+            def connectionMade(self) -> None:
+                self.transport.write(b"hello child")
+                self.transport.closeStdin()  # type: ignore[attr-defined]
+
+            def dataReceived(self, data: bytes) -> None:
+                self.received += data
+
+            def connectionLost(self, reason: Failure = connectionDone) -> None:
+                self.ended.callback(reason.value)
+
+        script = (
+            "import sys; sys.stderr.write('note'); "
+            "sys.stdout.buffer.write(sys.stdin.buffer.read().upper())"
+        )
+        endpoint = ProcessEndpoint(
+            reactor,
+            sys.executable,
+            [sys.executable, "-c", script],
+            env=os.environ,
+            errFlag=StandardErrorBehavior.DROP,
+        )
+        protocol = Upper()
+        assert runUntil(reactor, connectProtocol(endpoint, protocol)) is protocol
+        reason = runUntil(reactor, protocol.ended)
+        assert protocol.received == b"HELLO CHILD"
+        assert isinstance(reason, error.ConnectionDone)
+
+
 def _stopped(port: Any) -> Deferred[Any]:
     from torsion.internet.defer import maybeDeferred
 

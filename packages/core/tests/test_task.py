@@ -535,10 +535,16 @@ class TestLoopingCall:
         assert loop.clock is clock
         assert "LoopingCall" in repr(loop)
 
-    def test_defaultClockIsGlobalReactor(self) -> None:
-        from torsion.internet import reactor
-
-        assert LoopingCall(lambda: None).clock is reactor
+    def test_defaultClockIsGlobalReactor(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        # Stand in for the installed global reactor, so that no real one is
+        # installed in the test process.
+        fake = Clock()
+        monkeypatch.setitem(sys.modules, "torsion.internet.reactor", fake)
+        loop = LoopingCall(lambda: None)
+        assert loop.clock is fake
+        loop.start(1)
+        assert len(fake.getDelayedCalls()) == 1
+        loop.stop()
 
 
 # ---------------------------------------------------------------------------
@@ -800,9 +806,21 @@ class TestCooperator:
         now[0] = 100.0 + task._Timer.SLICE
         assert predicate()
 
-    def test_globalCooperateUsesGlobalCooperator(self) -> None:
-        assert task.cooperate.__doc__
-        assert task._theCooperator.running
+    def test_globalFunctionsUseDefaultScheduler(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        fake = Clock()
+        monkeypatch.setitem(sys.modules, "torsion.internet.reactor", fake)
+        monkeypatch.setattr(task, "_theCooperator", task.Cooperator())
+        log: list[str] = []
+        d = task.coiterate(_recorder("g", log, 2))
+        t = task.cooperate(_recorder("h", log, 1))
+        assert len(fake.getDelayedCalls()) == 1
+        for _ in range(3):
+            fake.advance(0)
+        assert sorted(log) == ["g0", "g1", "h0"]
+        resultOf(d)
+        resultOf(t.whenDone())
 
 
 # ---------------------------------------------------------------------------
