@@ -1444,3 +1444,39 @@ def test_systemdSocketActivationInChild(tmp_path: Any) -> None:
         if child.poll() is None:
             child.kill()
             child.communicate()
+
+
+def test_standardIOEndpointInChild() -> None:
+    """
+    A child process serving one echo connection over its own standard input
+    and output through ``StandardIOEndpoint``.
+    """
+    script = textwrap.dedent(
+        """
+        from torsion.internet import endpoints, protocol, task
+        from torsion.internet.defer import Deferred
+
+        class Upper(protocol.Protocol):
+            def dataReceived(self, data):
+                self.transport.write(data.upper())
+
+            def connectionLost(self, reason):
+                self.factory.done.callback(None)
+
+        def main(reactor):
+            factory = protocol.Factory.forProtocol(Upper)
+            factory.done = Deferred()
+            endpoints.StandardIOEndpoint(reactor).listen(factory)
+            return factory.done
+
+        task.react(main)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        input=b"over stdio",
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"OVER STDIO"

@@ -314,7 +314,7 @@ class HostnameEndpoint:
         port: int,
         timeout: float = 30,
         bindAddress: tuple[str, int] | None = None,
-        attemptDelay: float | None = None,
+        attemptDelay: float = DEFAULT_ATTEMPT_DELAY,
     ) -> None:
         self._reactor = reactor
         self._hostText = _normaliseHost(host)
@@ -322,10 +322,8 @@ class HostnameEndpoint:
         self._port = _checkPort(port, allowZero=False)
         self._timeout = timeout
         self._bindAddress = bindAddress
-        self._attemptDelay = (
-            DEFAULT_ATTEMPT_DELAY if attemptDelay is None else attemptDelay
-        )
-        if self._attemptDelay < 0:
+        self._attemptDelay = attemptDelay
+        if not attemptDelay >= 0:
             raise ValueError(f"attemptDelay must be >= 0: {attemptDelay!r}")
 
     def connect(self, protocolFactory: IProtocolFactory) -> Deferred[Any]:
