@@ -18,6 +18,7 @@ from torsion.internet.interfaces import (
     IConnector,
     IConsumer,
     IListeningPort,
+    IProtocol,
     IPullProducer,
     IPushProducer,
     IReactorCore,
@@ -48,7 +49,7 @@ from torsion.internet.testing import (
     connectedServerAndClient,
     waitUntilAllDisconnected,
 )
-from torsion.logger import Logger, LogPublisher
+from torsion.logger import ILogObserver, Logger, LogPublisher
 from torsion.python.failure import Failure
 
 # ---------------------------------------------------------------------------
@@ -198,6 +199,9 @@ class TestStringTransportWithDisconnection:
 
 
 class TestAccumulatingProtocol:
+    def test_interface(self) -> None:
+        assert verifyObject(IProtocol, AccumulatingProtocol())
+
     def test_lifecycle(self) -> None:
         factory = Factory.forProtocol(AccumulatingProtocol)
         made: Deferred[AccumulatingProtocol] = Deferred()
@@ -591,6 +595,9 @@ class _Cleanups:
 
 
 class TestEventLoggingObserver:
+    def test_interface(self) -> None:
+        assert verifyObject(ILogObserver, EventLoggingObserver())
+
     def test_capturesAndCleansUp(self) -> None:
         publisher = LogPublisher()
         holder = _Cleanups()
