@@ -436,6 +436,35 @@ def test_debug(tmp_path, trial):
     assert "\n42\n" in done.stdout.replace("(Pdb) ", "\n")
 
 
+def test_interrupted(tmp_path, trial):
+    """
+    Ctrl-C (SIGINT) during a test stops the run, reports what ran, and
+    fails it; the reactor's own handlers do not swallow it.
+    """
+    (tmp_path / "test_int.py").write_text(
+        "import os, signal, threading\n"
+        "from torsion.internet import defer\n"
+        "from torsion.trial import unittest\n"
+        "class T(unittest.TestCase):\n"
+        "    def test_a(self):\n"
+        "        pass\n"
+        "    def test_b(self):\n"
+        "        pid = os.getpid()\n"
+        "        threading.Timer(0.05, os.kill, (pid, signal.SIGINT)).start()\n"
+        "        return defer.Deferred()\n"
+        "    def test_c(self):\n"
+        "        pass\n"
+    )
+    done = trial("--reporter", "verbose", str(tmp_path / "test_int.py"), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "[interrupted]" in done.stdout
+    assert "test_int.T.test_a ... [OK]" in done.stdout
+    assert "test_c" not in done.stdout
+    assert "test_int.T.test_b ... [ERROR]" in done.stdout
+    assert "FAILED (1 passed, 0 failed, 1 errors)" in done.stdout
+    assert "KeyboardInterrupt" in done.stdout
+
+
 def test_badJobs(suites, trial):
     done = trial("--jobs", "0", str(suites.passing), cwd=suites.dir)
     assert done.returncode == 2

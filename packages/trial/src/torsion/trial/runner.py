@@ -576,6 +576,8 @@ class Options(usage.Options):
             raise usage.UsageError("--jobs must be at least 1")
         if self["jobs"] > 1 and self["debug"]:
             raise usage.UsageError("--debug cannot be used with --jobs")
+        if self["jobs"] > 1 and self["until-failure"]:
+            raise usage.UsageError("--until-failure cannot be used with --jobs")
 
 
 def _optionalSeed(argv: Sequence[str]) -> list[str]:
@@ -748,7 +750,18 @@ def _runLocally(
             if options.until_failure:
                 reporter.stream.write(f"Test Pass {iteration}\n")
             reporter.startTestRun()
-            TrialRunner(reporter, exitFirst=options.exitfirst).run(tests)
+            try:
+                TrialRunner(reporter, exitFirst=options.exitfirst).run(tests)
+            except KeyboardInterrupt:
+                # Report what ran so far; the interrupted test counts as
+                # an error so the run cannot pass.
+                reporter.stream.write("\n[interrupted]\n")
+                reporter.errors.append(
+                    (ErrorHolder("interrupted", None), "KeyboardInterrupt")
+                )
+                reporter.stopTestRun()
+                reporter.done()
+                return False
             reporter.stopTestRun()
             if not options.until_failure or not reporter.wasSuccessful():
                 break

@@ -378,6 +378,9 @@ class SynchronousTestCase(pyunit.TestCase):
         result.startTest(self)
         try:
             self._runAndReport(result)
+        except KeyboardInterrupt:
+            result.addError(self, sys.exc_info())
+            raise
         finally:
             result.stopTest(self)
         return result
