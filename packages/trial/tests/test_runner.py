@@ -92,6 +92,38 @@ def test_coverageMissing(suites, trial):
         assert done.returncode == 0
 
 
+def test_coverageRuns(suites, trial, monkeypatch):
+    """
+    With coverage.py importable, ``--coverage`` starts it before the tests
+    (here a stand-in module records the calls) and reports at the end.
+    """
+    stub = suites.dir / "stub"
+    stub.mkdir()
+    (stub / "coverage.py").write_text(
+        "import os\n"
+        "LOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'calls')\n"
+        "def _log(what):\n"
+        "    with open(LOG, 'a') as f:\n"
+        "        f.write(what + '\\n')\n"
+        "class Coverage:\n"
+        "    def __init__(self, data_file=None, data_suffix=None):\n"
+        "        _log('init ' + os.path.basename(data_file))\n"
+        "    def start(self): _log('start')\n"
+        "    def stop(self): _log('stop')\n"
+        "    def save(self): _log('save')\n"
+        "    def combine(self): _log('combine')\n"
+        "    def report(self, file=None):\n"
+        "        _log('report')\n"
+        "        file.write('COVERAGE REPORT\\n')\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(stub))
+    done = trial("--coverage", str(suites.passing), cwd=suites.dir)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "COVERAGE REPORT" in done.stdout
+    calls = (stub / "calls").read_text().split()
+    assert calls == ["init", "coverage", "start", "stop", "save", "combine", "report"]
+
+
 def test_helpReporters(tmp_path, trial):
     """
     ``--help-reporters`` lists every reporter.
