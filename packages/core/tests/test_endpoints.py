@@ -977,6 +977,14 @@ class TestTokenize:
         with pytest.raises(TypeError):
             serverFromString(MemoryReactor(), b"tcp:80")  # type: ignore[arg-type]
 
+    @given(st.text(max_size=200))
+    def test_anyTextParsesOrValueError(self, description: str) -> None:
+        for prefix in ("", "tcp", "unix", "systemd", "nope"):
+            try:
+                serverFromString(MemoryReactor(), ":".join([prefix, description]))
+            except ValueError:
+                pass
+
     @given(st.lists(st.text(max_size=20), min_size=1, max_size=5))
     def test_quoteRoundTrip(self, values: list[str]) -> None:
         description = ":".join(["x", *map(quoteStringArgument, values)])

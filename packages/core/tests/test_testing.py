@@ -594,6 +594,49 @@ class _Cleanups:
             f(*a, **kw)
 
 
+class Countdown(Protocol):
+    """
+    Bounces a counter with its peer until it reaches zero.
+    """
+
+    start = 0
+
+    def connectionMade(self) -> None:
+        if self.start:
+            self.transport.write(b"%d," % self.start)
+
+    def dataReceived(self, data: bytes) -> None:
+        n = int(data.rstrip(b",")) - 1
+        if n > 0:
+            self.transport.write(b"%d," % n)
+
+
+class Starter(Countdown):
+    start = 6
+
+
+def _roundsNeeded() -> int:
+    _client, _server, pump = connectedServerAndClient(Countdown, Starter, greet=False)
+    rounds = 0
+    while pump.pump():
+        rounds += 1
+    return rounds
+
+
+class TestFlushLimit:
+    def test_boundary(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from torsion.internet.testing import _iosim
+
+        rounds = _roundsNeeded()
+        assert rounds > 1
+        # flush needs one more pump than the busy ones, to see the wire idle.
+        monkeypatch.setattr(_iosim, "MAX_FLUSH_ROUNDS", rounds + 1)
+        connectedServerAndClient(Countdown, Starter)
+        monkeypatch.setattr(_iosim, "MAX_FLUSH_ROUNDS", rounds)
+        with pytest.raises(RuntimeError, match="still talking"):
+            connectedServerAndClient(Countdown, Starter)
+
+
 class TestEventLoggingObserver:
     def test_interface(self) -> None:
         assert verifyObject(ILogObserver, EventLoggingObserver())
