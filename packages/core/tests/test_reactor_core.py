@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -647,3 +648,66 @@ def test_unknownReactorName() -> None:
 
     with pytest.raises(error.UnsupportedReactor, match="unknown reactor"):
         main.makeReactor("no-such-reactor")
+
+
+def test_keyboardInterruptPropagates(reactor: Any) -> None:
+    def interrupt() -> None:
+        raise KeyboardInterrupt()
+
+    reactor.callLater(0, interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        reactor.run(installSignalHandlers=False)
+
+
+class _Receiver:
+    def __init__(self) -> None:
+        self.addresses: list[Any] = []
+        self.began: list[Any] = []
+        self.done: Deferred[None] = Deferred()
+
+    def resolutionBegan(self, resolution: Any) -> None:
+        self.began.append(resolution)
+
+    def addressResolved(self, address: Any) -> None:
+        self.addresses.append(address)
+
+    def resolutionComplete(self) -> None:
+        self.done.callback(None)
+
+
+def test_gaiResolverDeliversEachAddressOnce(reactor: Any) -> None:
+    from torsion.internet._resolver import GAIResolver
+    from torsion.internet.address import IPv4Address, IPv6Address
+
+    calls: list[tuple[Any, ...]] = []
+
+    def fakeGetaddrinfo(*args: Any) -> list[Any]:
+        calls.append(args)
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.1", 80)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.1", 80)),
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("fe80::1", 80, 0, 2)),
+        ]
+
+    resolver = GAIResolver(reactor, getaddrinfo=fakeGetaddrinfo)
+    receiver = _Receiver()
+    assert resolver.resolveHostName(receiver, "example.test", 80) is receiver
+    runUntil(reactor, receiver.done)
+    assert verifyObject(interfaces.IHostResolution, receiver.began[0])
+    assert receiver.began[0].name == "example.test"
+    assert receiver.addresses == [
+        IPv4Address("TCP", "10.0.0.1", 80),
+        IPv6Address("TCP", "fe80::1", 80, 0, 2),
+    ]
+    assert calls[0][:2] == ("example.test", 80)
+
+
+def test_gaiResolverFailure(reactor: Any) -> None:
+    from torsion.internet._resolver import GAIResolver
+
+    def failing(*args: Any) -> list[Any]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    reactor.installNameResolver(GAIResolver(reactor, getaddrinfo=failing))
+    with pytest.raises(error.DNSLookupError):
+        runUntil(reactor, reactor.resolve("nowhere.test"))

@@ -296,7 +296,7 @@ class _ThreePhaseEvent:
             i += 1
             try:
                 result = callable(*args, **kwargs)
-            except BaseException:
+            except Exception:
                 log.err(Failure(), f"Error in system event trigger {callable!r}")
             else:
                 if isinstance(result, defer.Deferred):
@@ -557,7 +557,7 @@ class ReactorBase:
                 f, a, kw = queue.popleft()
                 try:
                     f(*a, **kw)
-                except BaseException:
+                except Exception:
                     log.err(Failure(), f"Unhandled error in call from thread {f!r}")
         self._insertNewDelayedCalls()
         heap = self._timerHeap
@@ -577,7 +577,7 @@ class ReactorBase:
                 dc.called = 1
                 try:
                     dc.func(*dc.args, **dc.kw)
-                except BaseException:
+                except Exception:
                     log.err(Failure(), f"Unhandled error in delayed call {dc!r}")
         if self._justStopped:
             self._justStopped = False
@@ -631,7 +631,7 @@ class ReactorBase:
                     if not self._started:
                         break
                     self.doIteration(t)
-            except BaseException:
+            except Exception:
                 log.err(Failure(), "Unexpected error in main loop.")
             else:
                 break
