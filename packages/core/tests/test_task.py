@@ -127,6 +127,27 @@ class TestClock:
         assert order == ["first", "now"]
         assert len(clock.getDelayedCalls()) == 1
 
+    def test_resetDuringAdvance(self) -> None:
+        clock = Clock()
+        order: list[str] = []
+        b = clock.callLater(5, order.append, "b")
+        c = clock.callLater(2, order.append, "c")
+
+        def a() -> None:
+            order.append("a")
+            b.reset(0)  # now due: runs in this advance
+            c.reset(10)  # postponed: does not
+
+        clock.callLater(1, a)
+        clock.advance(3)
+        assert order == ["a", "b"]
+        assert clock.getDelayedCalls() == [c]
+        assert c.getTime() == 13
+        clock.advance(9.5)
+        assert order == ["a", "b"]
+        clock.advance(0.5)
+        assert order == ["a", "b", "c"]
+
     def test_seesCurrentTimeInsideCall(self) -> None:
         clock = Clock()
         seen: list[float] = []
