@@ -26,8 +26,8 @@ TRIAL_SRC = HERE.parent / "src"
 
 N_TESTS = 2000
 PER_CLASS = 50
-CPU_TESTS = 40
-CPU_LOOPS = 400_000
+CPU_TESTS = 48
+CPU_LOOPS = 1_000_000
 
 
 def _suite(framework: str, kind: str) -> str:
