@@ -211,9 +211,11 @@ def test_interfaces() -> None:
     ):
         assert verifyObject(IStreamClientEndpoint, client)
     for parser in _endpoint_parsing._serverParsers.values():
-        assert verifyObject(IStreamServerEndpointStringParser, parser)
+        if not isinstance(parser, str):
+            assert verifyObject(IStreamServerEndpointStringParser, parser)
     for cparser in _endpoint_parsing._clientParsers.values():
-        assert verifyObject(IStreamClientEndpointStringParserWithReactor, cparser)
+        if not isinstance(cparser, str):
+            assert verifyObject(IStreamClientEndpointStringParserWithReactor, cparser)
 
 
 def test_publicNames() -> None:
@@ -1166,6 +1168,23 @@ class TestPlugins:
             f"{__name__}:LAZY_PARSER",
         )
         assert serverFromString(MemoryReactor(), "lazy:1") == ("server", ("1",), {})  # type: ignore[comparison-overlap]
+
+    def test_lazyEntryMissing(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setitem(
+            _endpoint_parsing._serverParsers, "gone", "no.such.module:parser"
+        )
+        monkeypatch.setitem(
+            _endpoint_parsing._serverParsers, "absent", f"{__name__}:NO_SUCH_NAME"
+        )
+        with pytest.raises(ValueError, match="'gone' endpoints are not available"):
+            serverFromString(MemoryReactor(), "gone:1")
+        with pytest.raises(ValueError, match="'absent' endpoints are not available"):
+            serverFromString(MemoryReactor(), "absent:1")
+
+    def test_tlsPrefixesReserved(self) -> None:
+        assert "ssl" in _endpoint_parsing._serverParsers
+        assert "tls" in _endpoint_parsing._clientParsers
+        assert "ssl" in _endpoint_parsing._clientParsers
 
 
 LAZY_PARSER = _PluginParser()

@@ -282,6 +282,11 @@ class _UNIXParser(_BuiltinParser):
         )
 
 
+#: Where the TLS endpoint parsers live: in the optional TLS support (the
+#: ``tls`` extra), imported only when an ``ssl:``/``tls:`` description is used.
+_TLS_SERVER_PARSER = "torsion.internet.ssl:_serverEndpointParser"
+_TLS_CLIENT_PARSER = "torsion.internet.ssl:_clientEndpointParser"
+
 # The tables are keyed by prefix; a value is a parser object, or a
 # "module:attribute" string imported on first use (so a prefix can be served
 # by an optional module without importing it up front). Other torsion
@@ -292,17 +297,23 @@ _serverParsers: dict[str, IStreamServerEndpointStringParser | str] = {
     "tcp6": _TCP6Parser(),
     "unix": _UNIXParser(),
     "systemd": _SystemdParser(),
+    "ssl": _TLS_SERVER_PARSER,
 }
 _clientParsers: dict[str, IStreamClientEndpointStringParserWithReactor | str] = {
     "tcp": _TCPParser(),
     "tcp6": _TCP6Parser(),
     "unix": _UNIXParser(),
+    "ssl": _TLS_CLIENT_PARSER,
+    "tls": _TLS_CLIENT_PARSER,
 }
 
 
-def _loadSpec(spec: str) -> Any:
+def _loadSpec(prefix: str, spec: str) -> Any:
     moduleName, _, attribute = spec.partition(":")
-    return getattr(importlib.import_module(moduleName), attribute)
+    try:
+        return getattr(importlib.import_module(moduleName), attribute)
+    except (ImportError, AttributeError) as e:
+        raise ValueError(f"{prefix!r} endpoints are not available here: {e}")
 
 
 def _pluginParsers() -> list[Any]:
@@ -316,7 +327,7 @@ def _pluginParsers() -> list[Any]:
 def _findParser(prefix: str, table: dict[str, Any], interface: Any, kind: str) -> Any:
     parser = table.get(prefix)
     if isinstance(parser, str):
-        parser = _loadSpec(parser)
+        parser = _loadSpec(prefix, parser)
     if parser is not None:
         return parser
     for plugin in _pluginParsers():
