@@ -507,3 +507,18 @@ def test_failure_from_coroutine_is_failure() -> None:
         raise ValueError()
 
     assert isinstance(results(ensureDeferred(f()))[0], Failure)
+
+
+def test_nested_ensure_deferred_levels() -> None:
+    # Each level awaits the Deferred of the next coroutine; the innermost
+    # waits on a gate fired from outside.
+    gate: Deferred[int] = Deferred()
+
+    async def level(k: int) -> int:
+        if k == 0:
+            return await gate
+        return 1 + await ensureDeferred(level(k - 1))
+
+    out = results(ensureDeferred(level(150)))
+    gate.callback(0)
+    assert out == [150]

@@ -1063,11 +1063,16 @@ class _CoroutineRunner:
             waitingOn.cancel()
 
     def step(self, result: object, yielded: object = _NOT_YET) -> None:
-        # Run the coroutine until it waits on a Deferred with no result yet.
-        # ``yielded``, if given, is what it yielded last, not yet handled.
+        # Run the coroutine until it waits on a Deferred with no result yet,
+        # or finishes.  ``yielded``, if given, is what it yielded last, not
+        # yet handled.  Also the callback that resumes the coroutine (its
+        # ``None`` return becomes the awaited Deferred's result).  Kept as a
+        # single frame per nesting level, so that deeply nested coroutines
+        # use as little stack as possible.
         self.waitingOn = None
         coro = self.coro
         send = coro.send
+        outcome: object
         while True:
             if yielded is _NOT_YET:
                 try:
@@ -1076,17 +1081,17 @@ class _CoroutineRunner:
                     else:
                         yielded = send(result)
                 except StopIteration as e:
-                    self.finish(e.value)
-                    return
+                    outcome = e.value
+                    break
                 except _DefGen_Return as e:
-                    self.finish(_returnValueOutcome(e, self.legacy))
-                    return
+                    outcome = _returnValueOutcome(e, self.legacy)
+                    break
                 except BaseException:
                     caught = Failure(captureVars=Deferred.debug)
                     if isinstance(result, Failure):
                         caught._inheritFrom(result)
-                    self.finish(caught)
-                    return
+                    outcome = caught
+                    break
             awaited = yielded
             yielded = _NOT_YET
             if isinstance(awaited, Deferred):
@@ -1103,7 +1108,7 @@ class _CoroutineRunner:
                         info.failResult = None
                     continue
                 self.waitingOn = awaited
-                awaited.addBoth(self.resume)
+                awaited.addBoth(self.step)
                 return
             if self.legacy:
                 # inlineCallbacks sends back anything that is not a Deferred.
@@ -1116,13 +1121,6 @@ class _CoroutineRunner:
                     "Deferred.fromFuture)"
                 )
             )
-
-    def resume(self, result: object) -> None:
-        self.step(result)
-        # The awaited Deferred's result now belongs to the coroutine.
-        return None
-
-    def finish(self, outcome: object) -> None:
         deferred = self.deferred
         if deferred.called:
             # Cancelled while running, and the coroutine carried on anyway.
@@ -1132,7 +1130,13 @@ class _CoroutineRunner:
             # ``return someDeferred``: its result becomes ours.
             outcome.chainDeferred(deferred)
             return
-        deferred._fire(outcome)
+        if Deferred.debug:
+            deferred._fire(outcome)
+            return
+        deferred.called = True
+        deferred.result = outcome
+        if deferred.callbacks or isinstance(outcome, Failure):
+            deferred._runCallbacks()
 
 
 _COROUTINE_TYPES = (types.CoroutineType, types.GeneratorType)
@@ -1606,8 +1610,6 @@ _hideFramesOf(
     Deferred.addCallbacks,
     Deferred.unpause,
     _CoroutineRunner.step,
-    _CoroutineRunner.resume,
-    _CoroutineRunner.finish,
     _startCoroutine,
     maybeDeferred,
 )
