@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from reactormixins import runUntil
 from zope.interface import implementer
@@ -979,6 +979,9 @@ class TestTokenize:
         with pytest.raises(TypeError):
             serverFromString(MemoryReactor(), b"tcp:80")  # type: ignore[arg-type]
 
+    # Unknown prefixes scan the installed distributions' entry points, which
+    # takes longer than hypothesis's default deadline on a busy machine.
+    @settings(deadline=None, max_examples=50)
     @given(st.text(max_size=200))
     def test_anyTextParsesOrValueError(self, description: str) -> None:
         for prefix in ("", "tcp", "unix", "systemd", "nope"):

@@ -330,12 +330,11 @@ def _findParser(prefix: str, table: dict[str, Any], interface: Any, kind: str) -
         parser = _loadSpec(prefix, parser)
     if parser is not None:
         return parser
-    for plugin in _pluginParsers():
-        if interface.providedBy(plugin) and getattr(plugin, "prefix", None) == prefix:
+    plugins = [p for p in _pluginParsers() if interface.providedBy(p)]
+    for plugin in plugins:
+        if getattr(plugin, "prefix", None) == prefix:
             return plugin
-    known = sorted(
-        set(table) | {p.prefix for p in _pluginParsers() if interface.providedBy(p)}
-    )
+    known = sorted(set(table) | {p.prefix for p in plugins})
     raise ValueError(
         f"Unknown {kind} endpoint type {prefix!r}; known types: {', '.join(known)}"
     )
