@@ -497,6 +497,73 @@ def test_interrupted(tmp_path, trial):
     assert "KeyboardInterrupt" in done.stdout
 
 
+CLASS_FIXTURES = (
+    "import os\n"
+    "from torsion.trial import unittest\n"
+    "LOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'log')\n"
+    "def note(what):\n"
+    "    with open(LOG, 'a') as f:\n"
+    "        f.write(what + '\\n')\n"
+    "def setUpModule():\n"
+    "    note('setUpModule')\n"
+    "def tearDownModule():\n"
+    "    note('tearDownModule')\n"
+    "class A(unittest.SynchronousTestCase):\n"
+    "    @classmethod\n"
+    "    def setUpClass(cls):\n"
+    "        note('setUpClass A')\n"
+    "        cls.shared = 'ready'\n"
+    "    @classmethod\n"
+    "    def tearDownClass(cls):\n"
+    "        note('tearDownClass A')\n"
+    "    def test_1(self):\n"
+    "        self.assertEqual(self.shared, 'ready')\n"
+    "    def test_2(self):\n"
+    "        self.assertEqual(self.shared, 'ready')\n"
+    "class B(unittest.SynchronousTestCase):\n"
+    "    @classmethod\n"
+    "    def setUpClass(cls):\n"
+    "        raise RuntimeError('class set-up broke')\n"
+    "    def test_1(self):\n"
+    "        pass\n"
+)
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_classAndModuleFixtures(tmp_path, trial, jobs):
+    """
+    ``setUpClass``/``tearDownClass`` and ``setUpModule``/``tearDownModule``
+    run once around their tests; a failing ``setUpClass`` is an error and
+    its tests are skipped.
+    """
+    (tmp_path / "test_fix.py").write_text(CLASS_FIXTURES)
+    done = trial(
+        "--jobs",
+        jobs,
+        "--reporter",
+        "summary",
+        str(tmp_path / "test_fix.py"),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    assert "FAILED (2 passed, 0 failed, 1 skipped, 1 errors)" in done.stdout
+    assert "ERROR: setUpClass (test_fix.B)" in done.stdout
+    log = (tmp_path / "log").read_text().split()
+    if jobs == "1":
+        assert log == [
+            "setUpModule",
+            "setUpClass",
+            "A",
+            "tearDownClass",
+            "A",
+            "tearDownModule",
+        ]
+    else:
+        # Each worker sets up what its tests need, and tears it down.
+        assert log.count("setUpModule") == log.count("tearDownModule") >= 1
+        assert log.count("setUpClass") == log.count("tearDownClass") >= 1
+
+
 def test_badJobs(suites, trial):
     done = trial("--jobs", "0", str(suites.passing), cwd=suites.dir)
     assert done.returncode == 2

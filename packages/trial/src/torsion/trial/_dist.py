@@ -275,6 +275,9 @@ def runDistributed(
                                 f"({len(message['ids'])}) than the first "
                                 f"({len(ids)})"
                             )
+                    elif message.get("extra"):
+                        _replay(reporter, message)
+                        continue
                     else:
                         _replay(reporter, message)
                         if options.exitfirst and not reporter.wasSuccessful():

@@ -28,6 +28,7 @@ class _RecordingResult(_reporter.Reporter):
         self.out = out
         self.events: list[dict[str, Any]] = []
         self.index = -1
+        self.current: Any = None
 
     def _err(self, kind: str, err: Any) -> dict[str, Any]:
         return {
@@ -71,10 +72,22 @@ class _RecordingResult(_reporter.Reporter):
 
     def stopTest(self, test: Any) -> None:
         super().stopTest(test)
-        self.out.write(
-            json.dumps({"i": self.index, "id": test.id(), "events": self.events}) + "\n"
-        )
+        message = {"i": self.index, "id": test.id(), "events": self.events}
+        if test is not self.current:
+            # A class or module fixture's report, not the assigned test's.
+            message["extra"] = True
+        self.out.write(json.dumps(message) + "\n")
         self.out.flush()
+
+
+def _reportNotRun(result: _RecordingResult, test: Any) -> None:
+    """
+    A test whose class or module set-up failed still owes the main process
+    an answer: report it as skipped.
+    """
+    result.startTest(test)
+    result.addSkip(test, "its setUpClass or setUpModule failed")
+    result.stopTest(test)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -138,14 +151,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     ids = [t.id() for t in tests]
     protoOut.write(json.dumps({"ready": len(tests), "ids": ids}) + "\n")
     protoOut.flush()
+    from torsion.trial.runner import ClassFixtures
+
+    fixtures = ClassFixtures(result)
     try:
         for line in protoIn:
             command = line.strip()
             if command == "quit" or not command:
                 break
             result.index = int(command)
-            tests[result.index](result)
+            test = result.current = tests[result.index]
+            if fixtures.enter(test):
+                test(result)
+            else:
+                _reportNotRun(result, test)
     finally:
+        fixtures.close()
         logStream.close()
         if cov is not None:
             cov.stop()

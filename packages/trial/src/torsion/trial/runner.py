@@ -469,6 +469,89 @@ def startLogFile(path: str) -> tuple[IO[str], _LogFileObserver | None]:
     return stream, observer
 
 
+class ClassFixtures:
+    """
+    Calls ``setUpClass``/``tearDownClass`` (and ``setUpModule``/
+    ``tearDownModule``) around consecutive tests of the same class (module),
+    as the standard library's suites do. A failing set-up is reported as an
+    error and the tests it guards are skipped.
+
+    :param result: where to report fixture errors.
+    """
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+        self._class: type[pyunit.TestCase] | None = None
+        self._module: types.ModuleType | None = None
+        self._classFailed = False
+        self._moduleFailed = False
+
+    def _call(self, description: str, f: Any) -> bool:
+        try:
+            f()
+        except pyunit.SkipTest as e:
+            holder = ErrorHolder(description, None)
+            self.result.startTest(holder)
+            self.result.addSkip(holder, str(e))
+            self.result.stopTest(holder)
+            return False
+        except Exception:
+            ErrorHolder(description, sys.exc_info()).run(self.result)
+            return False
+        return True
+
+    def enter(self, test: Any) -> bool:
+        """
+        Prepare the fixtures ``test`` needs, leaving those it does not.
+
+        :param test: the next test.
+        :return: whether it may run (its class and module set up fine).
+        """
+        cls = type(test) if isinstance(test, pyunit.TestCase) else None
+        module = sys.modules.get(cls.__module__) if cls is not None else None
+        if cls is not self._class:
+            self._leaveClass()
+        if module is not self._module:
+            self._leaveModule()
+            self._module = module
+            setUpModule = getattr(module, "setUpModule", None)
+            self._moduleFailed = setUpModule is not None and not self._call(
+                f"setUpModule ({getattr(module, '__name__', '?')})", setUpModule
+            )
+        if cls is not self._class:
+            self._class = cls
+            self._classFailed = False
+            if cls is not None and not self._moduleFailed:
+                self._classFailed = not self._call(
+                    f"setUpClass ({cls.__module__}.{cls.__qualname__})", cls.setUpClass
+                )
+        return not (self._moduleFailed or self._classFailed)
+
+    def _leaveClass(self) -> None:
+        cls, self._class = self._class, None
+        if cls is not None and not self._classFailed and not self._moduleFailed:
+            name = f"{cls.__module__}.{cls.__qualname__}"
+            self._call(f"tearDownClass ({name})", cls.tearDownClass)
+            self._call(f"doClassCleanups ({name})", cls.doClassCleanups)
+            for err in getattr(cls, "tearDown_exceptions", []):
+                ErrorHolder(f"class cleanup ({name})", err).run(self.result)
+            cls.tearDown_exceptions = []  # type: ignore[attr-defined]
+
+    def _leaveModule(self) -> None:
+        module, self._module = self._module, None
+        if module is not None and not self._moduleFailed:
+            tearDownModule = getattr(module, "tearDownModule", None)
+            if tearDownModule is not None:
+                self._call(f"tearDownModule ({module.__name__})", tearDownModule)
+
+    def close(self) -> None:
+        """
+        Tear down whatever is still set up.
+        """
+        self._leaveClass()
+        self._leaveModule()
+
+
 class TrialRunner:
     """
     Runs a list of tests, one after another, with a reporter.
@@ -489,10 +572,19 @@ class TrialRunner:
         :return: the reporter.
         """
         result = self.reporter
-        for test in tests:
-            test(result)
-            if result.shouldStop or (self.exitFirst and not result.wasSuccessful()):
-                break
+        fixtures = ClassFixtures(result)
+        try:
+            for test in tests:
+                if fixtures.enter(test):
+                    test(result)
+                else:
+                    result.startTest(test)
+                    result.addSkip(test, "its setUpClass or setUpModule failed")
+                    result.stopTest(test)
+                if result.shouldStop or (self.exitFirst and not result.wasSuccessful()):
+                    break
+        finally:
+            fixtures.close()
         return result
 
 
