@@ -620,3 +620,85 @@ def test_anyCommandLineGivesUsageErrorAtWorst(args: list[str]) -> None:
 def test_badCompletionRequestIsUsageError() -> None:
     with pytest.raises(usage.UsageError, match="Unsupported shell"):
         MainOptions().parseOptions(["--_shell-completion", "fish:1"])
+
+
+ZSH = shutil.which("zsh")
+needsZsh = pytest.mark.skipif(ZSH is None, reason="zsh is not installed")
+
+
+@needsZsh
+def test_zshScriptsAreValidSyntax(tmp_path: Path) -> None:
+    assert ZSH is not None
+    scripts = [completionScript("prog", "zsh")] + [
+        complete("zsh", words, index)
+        for words, index in [([""], 0), (["serve", "-q", ""], 2), (["x'y"], 0)]
+    ]
+    for number, script in enumerate(scripts):
+        path = tmp_path / f"script{number}.zsh"
+        path.write_text(script)
+        subprocess.run([ZSH, "-n", str(path)], check=True)
+
+
+@needsZsh
+def test_zshSnippetPassesSpecsAndShiftsWords(tmp_path: Path) -> None:
+    """
+    Evaluate the generated code in zsh with a stand-in ``_arguments`` that
+    prints what it receives: the quoting survives the shell, and the words
+    are shifted to the sub-command.
+    """
+    assert ZSH is not None
+    snippet = tmp_path / "snippet.zsh"
+    snippet.write_text(complete("zsh", ["--port", "80", "serve", "-q", ""], 4))
+    script = (
+        'words=(prog --port 80 serve -q ""); CURRENT=6\n'
+        '_arguments() { printf "%s\\n" "$@"; '
+        'print -r -- "W:${(j:,:)words} C:$CURRENT" }\n'
+        f'eval "$(<{snippet})"\n'
+    )
+    result = subprocess.run(
+        [ZSH, "-f", "-c", script], capture_output=True, text=True, check=True
+    )
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["-s", "-S"]
+    assert "(--mode -m)--mode=[How to serve.]:mode:(auto manual)" in lines
+    assert "1:directory to serve:_directories" in lines
+    assert lines[-1] == "W:serve,-q, C:3"
+
+
+@needsZsh
+def test_zshEndToEnd(tmp_path: Path) -> None:
+    """
+    Install the generated completion function in an interactive zsh (on a
+    pseudo-terminal), type a partial option and TAB, and read what zsh
+    completed.
+    """
+    assert ZSH is not None
+    bin = tmp_path / "bin"
+    functions = tmp_path / "functions"
+    bin.mkdir()
+    functions.mkdir()
+    program = bin / "examplecmd"
+    program.write_text(
+        f"#!{sys.executable}\n"
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_usage import MainOptions\n"
+        "MainOptions().parseOptions()\n"
+    )
+    program.chmod(program.stat().st_mode | stat.S_IEXEC)
+    (functions / "_examplecmd").write_text(completionScript("examplecmd", "zsh"))
+    driver = (
+        "zmodload zsh/zpty\n"
+        f"zpty -b z 'PATH={bin}:$PATH TERM=dumb zsh -f -i'\n"
+        f'zpty -w z \'PS1="> "; fpath=({functions} $fpath); '
+        "autoload -U compinit; compinit -u; setopt nobeep'\n"
+        "zpty -n -w z $'examplecmd serve --mo\\t'\n"
+        # Blocks until zsh has completed the option (or the timeout hits).
+        "zpty -r -m z out '*--mode=*'\n"
+        'print -r -- "${out##*examplecmd}"\n'
+        "zpty -d z\n"
+    )
+    result = subprocess.run(
+        [ZSH, "-f", "-c", driver], capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.strip().endswith("serve --mode=")
