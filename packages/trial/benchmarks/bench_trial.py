@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import pathlib
+import resource
 import subprocess
 import sys
 import tempfile
@@ -65,12 +66,23 @@ def _suite(framework: str, kind: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+_cpu: list[float] = []
+
+
+def _childrenCpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _run(
     command: list[str], cwd: pathlib.Path, env: dict[str, str], expected: int
 ) -> float:
+    cpuBefore = _childrenCpu()
     start = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    # CPU time of the run and its workers (they are reaped before it exits).
+    _cpu.append(_childrenCpu() - cpuBefore)
     if done.returncode != 0 or f"Ran {expected} tests" not in done.stdout:
         raise SystemExit(
             f"{' '.join(command)} failed ({done.returncode}):\n"
@@ -88,6 +100,7 @@ def main() -> None:
     torsion = [sys.executable, "-m", "torsion.trial", "--reporter", "summary"]
     twisted = [sys.executable, "-m", "twisted.trial", "--reporter", "summary"]
     rows: list[tuple[str, float, float | None]] = []
+    cpuRows: list[tuple[float, float | None]] = []
     with tempfile.TemporaryDirectory(prefix="bench-trial-") as tmp:
         root = pathlib.Path(tmp)
         for kind, label in (
@@ -95,6 +108,7 @@ def main() -> None:
             ("later", f"{N_TESTS} callLater(0) Deferred tests"),
         ):
             timings: dict[str, float] = {}
+            cpus: dict[str, float] = {}
             for framework, command in (("torsion", torsion), ("twisted", twisted)):
                 if framework == "twisted" and not haveTwisted:
                     continue
@@ -110,7 +124,9 @@ def main() -> None:
                 )
                 path = str(directory / name)
                 timings[framework] = _run([*command, path], directory, env, N_TESTS)
+                cpus[framework] = _cpu[-1]
             rows.append((label, timings["torsion"], timings.get("twisted")))
+            cpuRows.append((cpus["torsion"], cpus.get("twisted")))
 
         directory = root / "cpu"
         directory.mkdir()
@@ -122,23 +138,35 @@ def main() -> None:
         )
         cpu = [str(directory / "test_cpu.py")]
         jobs1 = _run([*torsion, "--jobs", "1", *cpu], directory, env, CPU_TESTS)
+        cpu1 = _cpu[-1]
         jobs2 = _run([*torsion, "--jobs", "2", *cpu], directory, env, CPU_TESTS)
+        cpu2 = _cpu[-1]
 
     print(f"{'benchmark':<36} {'torsion s':>10} {'twisted s':>10} {'speed ratio':>12}")
-    for label, t, anchor in rows:
-        if anchor is None:
+    for (label, t, anchor), (cpuT, cpuA) in zip(rows, cpuRows, strict=True):
+        if anchor is None or cpuA is None:
             print(f"{label:<36} {t:>10.3f} {'n/a':>10} {'n/a':>12}")
-        else:
-            print(f"{label:<36} {t:>10.3f} {anchor:>10.3f} {anchor / t:>12.2f}")
+            continue
+        print(f"{label:<36} {t:>10.3f} {anchor:>10.3f} {anchor / t:>12.2f}")
+        print(f"{'  CPU time':<36} {cpuT:>10.3f} {cpuA:>10.3f} {cpuA / cpuT:>12.2f}")
     print(
         f"{f'CPU-bound suite ({CPU_TESTS} tests)':<36} "
         f"{'--jobs 1':>10} {'--jobs 2':>10} {'speed ratio':>12}"
     )
-    print(f"{'':<36} {jobs1:>10.3f} {jobs2:>10.3f} {jobs1 / jobs2:>12.2f}")
+    print(f"{'  wall clock':<36} {jobs1:>10.3f} {jobs2:>10.3f} {jobs1 / jobs2:>12.2f}")
+    print(f"{'  CPU time, all processes':<36} {cpu1:>10.3f} {cpu2:>10.3f}")
+    # On an idle machine the --jobs 2 wall time approaches half its CPU time;
+    # when the machine is busy the wall-clock ratio says little.
+    print(
+        f"{'  estimate on 2 idle CPUs (CPU / n)':<36} {cpu1:>10.3f} {cpu2 / 2:>10.3f} "
+        f"{cpu1 / (cpu2 / 2):>12.2f}"
+    )
     print(
         "speed ratio = anchor time / torsion time (twisted rows), "
-        "--jobs 1 time / --jobs 2 time (CPU row); cpus:",
+        "--jobs 1 time / --jobs 2 time (CPU rows); cpus:",
         os.cpu_count(),
+        "load average:",
+        " ".join(f"{x:.1f}" for x in os.getloadavg()),
     )
 
 
