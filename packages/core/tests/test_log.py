@@ -346,3 +346,14 @@ def test_legacyWrapperProvidesILogObserver() -> None:
     assert hash(wrapper) == hash(LegacyLogObserverWrapper(print))
     assert "print" in repr(wrapper)
     assert log.ILogObserver is ILogObserver
+
+
+def test_logfileAndLogerr(newEvents: list[LogEvent]) -> None:
+    print("to the log", file=log.logfile)
+    log.logerr.write("bad\n")
+    assert [
+        (formatEvent(e), e["log_level"], e["log_namespace"]) for e in newEvents
+    ] == [
+        ("to the log", LogLevel.info, "stdout"),
+        ("bad", LogLevel.error, "stderr"),
+    ]

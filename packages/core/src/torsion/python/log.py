@@ -33,10 +33,14 @@ from torsion.logger import (
     ILogObserver,
     LegacyLogObserverWrapper,
     LoggingFile,
+    LogLevel,
     formatEvent,
     globalLogBeginner,
     globalLogPublisher,
     publishToNewObserver,
+)
+from torsion.logger import (
+    Logger as _NewLogger,
 )
 from torsion.logger import (
     LogPublisher as _NewLogPublisher,
@@ -58,6 +62,8 @@ __all__ = [
     "callWithLogger",
     "deferr",
     "err",
+    "logerr",
+    "logfile",
     "msg",
     "removeObserver",
     "showwarning",
@@ -359,6 +365,12 @@ def err(_stuff: Any = None, _why: str | None = None, **kw: Any) -> None:
 
 deferr = err
 """Another name for ``err``."""
+
+logfile = LoggingFile(_NewLogger(namespace="stdout"), LogLevel.info)
+"""A file whose lines are logged as info events (namespace ``stdout``)."""
+
+logerr = LoggingFile(_NewLogger(namespace="stderr"), LogLevel.error)
+"""A file whose lines are logged as error events (namespace ``stderr``)."""
 
 
 class FileLogObserver:
