@@ -380,9 +380,10 @@ class StreamServerEndpointService(Service):
         def listened(port: IListeningPort) -> None:
             self._waitingForPort = None
             self._port = port
+            protocol = getattr(self.factory, "protocol", None)
             _log.info(
-                "{factory} listening on {address}",
-                factory=type(self.factory).__name__,
+                "{what} listening on {address}",
+                what=getattr(protocol, "__name__", None) or type(self.factory).__name__,
                 address=describeAddress(port.getHost()),
             )
             self._settle(port)
