@@ -65,7 +65,9 @@ def site(tmp_path: Path) -> Iterator[Path]:
 def test_throwawayDistributionFound(site: Path) -> None:
     (site / "throwaway_good.py").write_text(
         "from torsion.application import service\n"
-        "serviceMaker = service.ServiceMaker('good', 'throwaway_good', 'Good.', 'good')\n"
+        "serviceMaker = service.ServiceMaker(\n"
+        "    'good', 'throwaway_good', 'Good.', 'good'\n"
+        ")\n"
         "notAMaker = object()\n"
     )
     writeDistribution(
