@@ -564,6 +564,30 @@ def test_classAndModuleFixtures(tmp_path, trial, jobs):
         assert log.count("setUpClass") == log.count("tearDownClass") >= 1
 
 
+def test_unhandledCycleAfterFlush(tmp_path, trial):
+    """
+    A failed Deferred kept in a reference cycle and dropped after the test
+    flushed logged errors is still caught by the end-of-test collection.
+    """
+    (tmp_path / "test_cycle.py").write_text(
+        "from torsion.internet import defer\n"
+        "from torsion.trial import unittest\n"
+        "class Holder:\n"
+        "    pass\n"
+        "class T(unittest.SynchronousTestCase):\n"
+        "    def test_it(self):\n"
+        "        h = Holder()\n"
+        "        h.me = h\n"
+        "        h.d = defer.fail(KeyError('in a cycle'))\n"
+        "        self.flushLoggedErrors()\n"
+        "        del h\n"
+    )
+    done = trial("--reporter", "text", str(tmp_path / "test_cycle.py"), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "KeyError: 'in a cycle'" in done.stdout
+    assert "FAILED (0 passed, 0 failed, 1 errors)" in done.stdout
+
+
 def test_badJobs(suites, trial):
     done = trial("--jobs", "0", str(suites.passing), cwd=suites.dir)
     assert done.returncode == 2

@@ -586,7 +586,7 @@ class SynchronousTestCase(pyunit.TestCase):
         """
         if self._observer is None:
             return []
-        util.collectGarbage()
+        util.collectGarbage(freeze=False)
         return self._observer.flush(*errorTypes)
 
     def flushWarnings(

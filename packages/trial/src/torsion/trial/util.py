@@ -303,14 +303,18 @@ def freezeSurvivorsAfterCollection(enabled: bool) -> None:
     _freezeSurvivors = enabled
 
 
-def collectGarbage() -> None:
+def collectGarbage(freeze: bool = True) -> None:
     """
     Run the garbage collector so that Deferreds dropped with an unhandled
     failure log their error while the test that dropped them is current.
+
+    :param freeze: freeze the survivors if that is turned on (only between
+        tests: an object frozen in the middle of a test would never be
+        collected when the test drops it).
     """
     global frozeSurvivors
     gc.collect()
-    if _freezeSurvivors:
+    if freeze and _freezeSurvivors:
         gc.freeze()
         frozeSurvivors = True
 
