@@ -13,6 +13,7 @@ and is replaced.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import random
@@ -31,6 +32,11 @@ __all__ = ["WorkerCrashed", "runDistributed"]
 #: The longest line (bytes) a worker may send; longer output is a protocol
 #: error and the worker is treated as crashed.
 MAX_MESSAGE_LENGTH = 64 * 1024 * 1024
+
+#: How many tests are sent ahead to each worker (the one running and the
+#: ones queued behind it); 1 would make a worker idle while this process
+#: reads each result.
+PIPELINE_DEPTH = 2
 
 
 class WorkerCrashed(Exception):
@@ -59,10 +65,18 @@ class _Worker:
         self.stdout: IO[bytes] = self.process.stdout
         self.stdin: IO[bytes] = self.process.stdin
         self.buffer = b""
-        self.current: int | None = None
+        # Tests sent and not answered yet, oldest (the one running) first.
+        self.queue: collections.deque[int] = collections.deque()
         self.ready = False
         self.total: int | None = None
         self.finished = False
+
+    @property
+    def current(self) -> int | None:
+        """
+        The test the worker is running, if any.
+        """
+        return self.queue[0] if self.queue else None
 
     def send(self, line: str) -> None:
         try:
@@ -202,11 +216,13 @@ def runDistributed(
         selector.register(worker.stdout, selectors.EVENT_READ, worker)
 
     def feed(worker: _Worker) -> None:
-        if pending and not stopping:
-            worker.current = pending.pop()
-            worker.send(str(worker.current))
-        else:
-            worker.current = None
+        # Keep the next test queued in the worker's pipe so that it never
+        # waits for this process between tests.
+        while len(worker.queue) < PIPELINE_DEPTH and pending and not stopping:
+            index = pending.pop()
+            worker.queue.append(index)
+            worker.send(str(index))
+        if not worker.queue and not worker.finished:
             worker.send("quit")
             worker.finished = True
 
@@ -232,6 +248,10 @@ def runDistributed(
                 ),
             )
             reporter.stopTest(test)
+            # What was queued behind the crashed test goes to other workers.
+            worker.queue.popleft()
+            pending.extend(reversed(worker.queue))
+            worker.queue.clear()
         elif not worker.ready:
             raise WorkerCrashed(
                 f"worker {worker.number} exited with status {code} "
@@ -279,6 +299,8 @@ def runDistributed(
                         _replay(reporter, message)
                         continue
                     else:
+                        if worker.queue and worker.queue[0] == message["i"]:
+                            worker.queue.popleft()
                         _replay(reporter, message)
                         if options.exitfirst and not reporter.wasSuccessful():
                             stopping = True
