@@ -429,3 +429,19 @@ def test_validatedHostsCacheIsBounded(reactor: Any) -> None:
             port.write("text", ("127.0.0.1", 9))
     finally:
         runUntil(reactor, port.stopListening())
+
+
+def test_failedStartClosesSocket(reactor: Any) -> None:
+    class Refuses(Recorder):
+        def startProtocol(self) -> None:
+            raise RuntimeError("not today")
+
+    import gc
+    import os
+
+    gc.collect()
+    before = set(os.listdir("/proc/self/fd"))
+    with pytest.raises(RuntimeError, match="not today"):
+        _listen(reactor, Refuses())
+    # Closed at once, not left for the garbage collector.
+    assert set(os.listdir("/proc/self/fd")) == before

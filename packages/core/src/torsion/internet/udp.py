@@ -285,8 +285,23 @@ class Port:
             be bound.
         """
         self._bindSocket()
-        self.protocol.makeConnection(self)
+        try:
+            self.protocol.makeConnection(self)
+        except BaseException:
+            self._abandonSocket()
+            raise
         self.reactor.addReader(self)
+
+    def _abandonSocket(self) -> None:
+        """
+        Close the socket of a port that failed to start.
+        """
+        skt, self.socket = self.socket, None
+        self._fileno = -1
+        self.connected = False
+        if skt is not None:
+            skt.close()
+        self._afterClose()
 
     # IReadDescriptor
 
@@ -325,8 +340,10 @@ class Port:
             except InterruptedError:
                 continue
             except OSError as e:
-                if e.errno in _REFUSED:
-                    if self._connectedAddr is not None:
+                if e.errno in _TRANSIENT:
+                    # An ICMP report about an earlier datagram; the socket
+                    # itself is fine.
+                    if e.errno in _REFUSED and self._connectedAddr is not None:
                         self._refused()
                     continue
                 _log.failure("Error reading from a UDP socket", failure.Failure(e))

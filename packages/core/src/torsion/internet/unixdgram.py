@@ -293,17 +293,15 @@ class ConnectedDatagramPort(DatagramPort):
             self._closeAfterFailure()
             self.protocol.connectionFailed(failure.Failure(connectError))
             return
-        self.protocol.makeConnection(self)
+        try:
+            self.protocol.makeConnection(self)
+        except BaseException:
+            self._abandonSocket()
+            raise
         self.reactor.addReader(self)
 
     def _closeAfterFailure(self) -> None:
-        skt = self.socket
-        self.socket = None
-        self._fileno = -1
-        self.connected = False
-        if skt is not None:
-            skt.close()
-        self._afterClose()
+        self._abandonSocket()
 
     def _deliver(self, data: bytes, addr: Any) -> None:
         self.protocol.datagramReceived(data)
