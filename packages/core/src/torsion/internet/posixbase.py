@@ -25,6 +25,7 @@ from torsion.internet.interfaces import (
     IReactorMulticast,
     IReactorProcess,
     IReactorSocket,
+    IReactorSSL,
     IReactorTCP,
     IReactorUDP,
     IReactorUNIX,
@@ -93,6 +94,7 @@ class _Waker:
     IReactorMulticast,
     IReactorSocket,
     IReactorProcess,
+    IReactorSSL,
 )
 class PosixReactorBase(ReactorBase):
     """
@@ -337,6 +339,58 @@ class PosixReactorBase(ReactorBase):
         c = tcp.Connector(host, port, factory, timeout, bindAddress, self)
         c.connect()
         return c
+
+    # -- TLS -----------------------------------------------------------
+
+    def listenSSL(
+        self,
+        port: int,
+        factory: IProtocolFactory,
+        contextFactory: Any,
+        backlog: int = 50,
+        interface: str = "",
+    ) -> IListeningPort:
+        """
+        Accept TLS connections on ``port`` (TCP under a TLS layer).
+
+        :param port: the port; ``0`` picks a free one.
+        :param factory: builds the application protocol per connection.
+        :param contextFactory: the server's TLS configuration, e.g.
+            ``PrivateCertificate.options()`` or ``CertificateOptions``.
+        :param backlog: the listen queue length.
+        :param interface: the address to bind.
+        :return: the listening port.
+        """
+        from torsion.protocols.tls import TLSMemoryBIOFactory
+
+        tlsFactory = TLSMemoryBIOFactory(contextFactory, False, factory, clock=self)
+        return self.listenTCP(port, tlsFactory, backlog, interface)
+
+    def connectSSL(
+        self,
+        host: str,
+        port: int,
+        factory: IProtocolFactory,
+        contextFactory: Any,
+        timeout: float = 30,
+        bindAddress: tuple[str, int] | None = None,
+    ) -> IConnector:
+        """
+        Open a TLS connection (TCP under a TLS layer).
+
+        :param host: the host name or address.
+        :param port: the port.
+        :param factory: a ``ClientFactory`` for the application protocol.
+        :param contextFactory: the client's TLS configuration; use
+            ``optionsForClientTLS(host)`` so the server is verified.
+        :param timeout: seconds to wait for the TCP connection.
+        :param bindAddress: a local ``(host, port)`` to bind first.
+        :return: the connector.
+        """
+        from torsion.protocols.tls import TLSMemoryBIOFactory
+
+        tlsFactory = TLSMemoryBIOFactory(contextFactory, True, factory, clock=self)
+        return self.connectTCP(host, port, tlsFactory, timeout, bindAddress)
 
     # -- Unix sockets ----------------------------------------------------
 

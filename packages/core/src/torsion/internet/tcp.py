@@ -30,6 +30,7 @@ from torsion.internet.interfaces import (
     IResolutionReceiver,
     ISystemHandle,
     ITCPTransport,
+    ITLSTransport,
 )
 from torsion.python import log
 from torsion.python.failure import Failure
@@ -229,6 +230,50 @@ class Connection(FileDescriptor):
             return error.ConnectionDone()
         return None
 
+    # -- TLS ---------------------------------------------------------------
+
+    _tlsProtocol: Any = None
+    _tlsClientRole = False
+
+    def startTLS(self, contextFactory: Any, normal: bool = True) -> None:
+        """
+        Switch this connection to TLS (``ITLSTransport``), for protocols
+        such as SMTP, IMAP and XMPP that upgrade with STARTTLS.  Plaintext
+        already written is sent first; from now on the protocol's writes are
+        encrypted and what it receives was decrypted.
+
+        :param contextFactory: the TLS configuration: ``CertificateOptions``
+            on a server, ``optionsForClientTLS(...)`` on a client.
+        :param normal: ``True`` for the usual roles (the side that connected
+            is the TLS client); ``False`` to swap them.
+        :raises RuntimeError: if TLS was already started.
+        """
+        if self._tlsProtocol is not None:
+            raise RuntimeError("TLS was already started on this connection")
+        from torsion.protocols.tls import startTLSOnConnection
+
+        isClient = self._tlsClientRole if normal else not self._tlsClientRole
+        self._tlsProtocol = startTLSOnConnection(self, contextFactory, isClient)
+
+    def getPeerCertificate(self) -> Any:
+        """
+        :return: the TLS peer's certificate after ``startTLS`` (a
+            ``torsion.internet.ssl.Certificate``), else ``None``.
+        """
+        if self._tlsProtocol is None:
+            return None
+        return self._tlsProtocol.getPeerCertificate()
+
+    @property
+    def negotiatedProtocol(self) -> bytes | None:
+        """
+        The ALPN protocol agreed after ``startTLS``, or ``None``.
+        """
+        if self._tlsProtocol is None:
+            return None
+        result: bytes | None = self._tlsProtocol.negotiatedProtocol
+        return result
+
     # -- closing -----------------------------------------------------------
 
     def connectionLost(self, reason: Failure) -> None:
@@ -290,7 +335,7 @@ class Connection(FileDescriptor):
         )
 
 
-@implementer(ITCPTransport, ISystemHandle)
+@implementer(ITCPTransport, ITLSTransport, ISystemHandle)
 class Server(Connection):
     """
     An accepted TCP connection.
@@ -638,7 +683,7 @@ class _AddressCollector:
         self.client._resolved(self.addresses)
 
 
-@implementer(ITCPTransport, ISystemHandle)
+@implementer(ITCPTransport, ITLSTransport, ISystemHandle)
 class Client(Connection):
     """
     An outgoing TCP connection: resolves the host if needed, connects, then
@@ -646,6 +691,7 @@ class Client(Connection):
     """
 
     _connectFailed = False
+    _tlsClientRole = True
     _resolver: _AddressCollector | None = None
     realAddress: Any = None
 

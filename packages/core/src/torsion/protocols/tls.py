@@ -601,6 +601,7 @@ class _Gone:
         pass
 
 
+@implementer(interfaces.IProtocolFactory)
 class TLSMemoryBIOFactory:
     """
     Wraps a protocol factory so that every connection it serves (or makes)
@@ -726,3 +727,78 @@ def startTLSOver(
     tls = TLSMemoryBIOProtocol(factory, protocol, _connectWrapped=False)
     tls.makeConnection(rawTransport)
     return tls
+
+
+class _BypassTLS:
+    """
+    A connection seen from beneath its TLS layer: writing and closing go
+    straight to the socket, not back through TLS.
+    """
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self._cls = type(connection)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+    def write(self, data: bytes) -> None:
+        self._cls.write(self._connection, data)
+
+    def writeSequence(self, iovec: Any) -> None:
+        self._cls.writeSequence(self._connection, iovec)
+
+    def loseConnection(self) -> None:
+        self._cls.loseConnection(self._connection)
+
+    def abortConnection(self) -> None:
+        self._cls.abortConnection(self._connection)
+
+    def loseWriteConnection(self) -> None:
+        self._cls.loseWriteConnection(self._connection)
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        self._cls.registerProducer(self._connection, producer, streaming)
+
+    def unregisterProducer(self) -> None:
+        self._cls.unregisterProducer(self._connection)
+
+
+_ROUTED_THROUGH_TLS = (
+    "write",
+    "writeSequence",
+    "loseConnection",
+    "abortConnection",
+    "loseWriteConnection",
+    "registerProducer",
+    "unregisterProducer",
+)
+
+
+def startTLSOnConnection(
+    connection: Any, contextFactory: Any, isClient: bool
+) -> TLSMemoryBIOProtocol:
+    """
+    Switch a reactor stream connection (TCP, Unix) to TLS: bytes read are
+    decrypted before reaching its protocol, and the protocol's writes are
+    encrypted.  Plaintext the connection had already buffered is sent first.
+
+    :param connection: the connection (its class provides the plain
+        ``write``, ``loseConnection`` and producer methods).
+    :param contextFactory: the TLS configuration.
+    :param isClient: whether this side starts the handshake.
+    :return: the TLS layer now between the socket and the protocol.
+    """
+    raw = _BypassTLS(connection)
+    layer = startTLSOver(
+        connection,
+        raw,
+        contextFactory,
+        isClient,
+        connection.protocol,
+        clock=connection.reactor,
+    )
+    connection.protocol = layer
+    for name in _ROUTED_THROUGH_TLS:
+        setattr(connection, name, getattr(layer, name))
+    return layer
