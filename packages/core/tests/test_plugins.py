@@ -18,7 +18,7 @@ from zope.interface.verify import verifyObject
 from torsion.application import internet, service
 from torsion.application.service import IServiceMaker
 from torsion.internet.testing import MemoryReactorClock
-from torsion.plugin import PLUGIN_GROUP, getPlugins, pluginEntryPoints
+from torsion.plugin import PLUGIN_GROUP, IPlugin, getPlugins, pluginEntryPoints
 from torsion.plugins import serviceMakers, torsion_echo, torsion_procmon
 from torsion.python import usage
 from torsion.runner.procmon import ProcessMonitor
@@ -33,6 +33,7 @@ def test_corePluginsRegistered() -> None:
     for name in CORE_PLUGINS:
         maker = makers[name]
         verifyObject(IServiceMaker, maker)
+        verifyObject(IPlugin, maker)
         assert maker.tapname == name
         assert maker.description
         assert issubclass(maker.options, usage.Options)

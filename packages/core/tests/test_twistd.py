@@ -863,3 +863,23 @@ def test_throwawayPluginDistribution(tmp_path: Path, running: list[Command]) -> 
     port = int(command.waitFor(LISTENING).group(1))
     assert echoes(port) == b"hello torsion\n"
     assert command.finish() == 0
+
+
+def test_workersRunTheTacFromItsDirectory(
+    running: list[Command], reports: ReportListener
+) -> None:
+    command = start(
+        running,
+        [*PYTHON_M, "--workers", "2", "-y", os.path.basename(REPORTER_TAC)],
+        env=reports.env(listen="tcp:0:interface=127.0.0.1"),
+        cwd=str(HERE),
+    )
+    first = reports.accept()[1]
+    second = reports.accept()[1]
+    # Two distinct workers, children of the main process, serving one port.
+    assert first["pid"] != second["pid"]
+    assert first["ppid"] == second["ppid"] == command.process.pid
+    assert first["port"] == second["port"]
+    assert first["cwd"] == str(HERE)
+    assert echoes(first["port"]) == b"hello torsion\n"
+    assert command.finish() == 0

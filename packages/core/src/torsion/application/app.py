@@ -409,6 +409,7 @@ class ApplicationRunner:
         self.logFile: LogFile | None = None
         self.pidFile: PIDFile | None = None
         self.workerFDs = _inheritedWorkerFDs()
+        self.startDirectory = os.getcwd()
         self.exitStatus = ExitStatus.EX_OK
 
     @property
@@ -626,6 +627,9 @@ class ApplicationRunner:
             self.privilegedStart(top)
 
         profilePath = os.path.abspath(config["profile"]) if config["profile"] else None
+        if profilePath is not None and self.isWorker:
+            # Each worker profiles itself into its own file.
+            profilePath += f".worker-{os.environ.get(WORKER_ID_ENV, '0')}"
         if config["daemon"] and not self.isWorker:
             if config["logfile"] is None or config["logfile"] != "-":
                 if config["logfile"] is None:
@@ -648,6 +652,7 @@ class ApplicationRunner:
                     workers,
                     self.argv,
                     config["shutdown-timeout"],
+                    cwd=self.startDirectory,
                 )
 
                 def hangupAll() -> None:

@@ -29,6 +29,7 @@ from typing import Any
 from zope.interface import Attribute, Interface, implementer
 
 from torsion.internet import defer
+from torsion.plugin import IPlugin
 from torsion.python import components
 from torsion.python.failure import Failure
 
@@ -68,7 +69,7 @@ class IServiceMaker(Interface):
         """
 
 
-@implementer(IServiceMaker)
+@implementer(IServiceMaker, IPlugin)
 class ServiceMaker:
     """
     An ``IServiceMaker`` that imports its module only when the plugin is

@@ -265,6 +265,7 @@ def startWorkers(
     count: int,
     argv: Sequence[str],
     shutdownTimeout: float,
+    cwd: str | None = None,
 ) -> Any:
     """
     Build the ``ProcessMonitor`` running the workers.
@@ -274,6 +275,9 @@ def startWorkers(
     :param count: how many workers.
     :param argv: the command line to start each with.
     :param shutdownTimeout: a worker's grace period; SIGKILL comes after it.
+    :param cwd: the workers' working directory (where the command was
+        started, so relative paths in ``argv`` keep their meaning after
+        ``--daemon`` moved the main process to ``/``).
     :return: the (not yet started) monitor.
     """
     from torsion.application.app import WORKER_FDS_ENV, WORKER_ID_ENV
@@ -291,6 +295,7 @@ def startWorkers(
             f"worker-{index}",
             [sys.executable, "-m", "torsion", *argv],
             env=env,
+            cwd=cwd,
             childFDs=childFDs,
         )
     return monitor
