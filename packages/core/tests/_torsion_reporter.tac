@@ -21,6 +21,14 @@ def currentUmask():
     return mask
 
 
+def stdinTarget():
+    try:
+        return os.readlink("/proc/self/fd/0")
+    except OSError:
+        # No /proc (inside a chroot, for one).
+        return None
+
+
 def describe(listening):
     return {
         "pid": os.getpid(),
@@ -30,7 +38,7 @@ def describe(listening):
         "uid": os.getuid(),
         "gid": os.getgid(),
         "umask": currentUmask(),
-        "stdin": os.readlink("/proc/self/fd/0"),
+        "stdin": stdinTarget(),
         "marker": os.path.exists("/torsion-chroot-marker"),
         "port": listening.getHost().port if listening is not None else None,
     }

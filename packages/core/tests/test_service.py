@@ -254,6 +254,19 @@ def test_udpServer() -> None:
     s.stopService()
 
 
+def test_sslAndUnixServers(tmp_path: Any) -> None:
+    reactor = MemoryReactorClock()
+    factory = Factory.forProtocol(Echo)
+    context = object()
+    ssl = internet.SSLServer(8443, factory, context, reactor=reactor)
+    ssl.privilegedStartService()
+    assert reactor.sslServers[0][:3] == (8443, factory, context)
+    unix = internet.UNIXServer(str(tmp_path / "s"), factory, reactor=reactor)
+    unix.startService()
+    assert reactor.unixServers[0][:2] == (str(tmp_path / "s"), factory)
+    assert ssl.stopService().called and unix.stopService().called
+
+
 def test_tcpClient() -> None:
     reactor = MemoryReactorClock()
     factory = Factory.forProtocol(Protocol)
