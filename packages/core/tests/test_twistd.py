@@ -878,3 +878,49 @@ def test_workersRunTheTacFromItsDirectory(
     assert first["cwd"] == str(HERE)
     assert echoes(first["port"]) == b"hello torsion\n"
     assert command.finish() == 0
+
+
+def startEcho(running: list[Command]) -> int:
+    echo = start(running, [*PYTHON_M, "echo", "--listen", "tcp:0:interface=127.0.0.1"])
+    return int(echo.waitFor(LISTENING).group(1))
+
+
+def test_portforwardPlugin(running: list[Command]) -> None:
+    target = startEcho(running)
+    command = start(
+        running,
+        [
+            *PYTHON_M,
+            "portforward",
+            "--port",
+            "tcp:0:interface=127.0.0.1",
+            "--host",
+            "127.0.0.1",
+            "--dest_port",
+            str(target),
+        ],
+    )
+    port = int(command.waitFor(LISTENING).group(1))
+    assert echoes(port, b"through the forwarder\n") == b"through the forwarder\n"
+    assert command.finish() == 0
+
+
+def test_socksPlugin(running: list[Command]) -> None:
+    target = startEcho(running)
+    command = start(
+        running, [*PYTHON_M, "socks", "--listen", "tcp:0:interface=127.0.0.1"]
+    )
+    port = int(command.waitFor(LISTENING).group(1))
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as client:
+        # SOCKS4 CONNECT to the echo server.
+        request = b"\x04\x01" + target.to_bytes(2, "big")
+        client.sendall(request + socket.inet_aton("127.0.0.1") + b"tester\x00")
+        reply = b""
+        while len(reply) < 8:
+            chunk = client.recv(8 - len(reply))
+            assert chunk
+            reply += chunk
+        assert reply[1] == 0x5A
+        client.sendall(b"via socks")
+        assert client.recv(100) == b"via socks"
+    assert command.finish() == 0

@@ -52,7 +52,9 @@ def makeService(options: Any, reactor: Any = None) -> service.IService:
             "the portforward plugin needs torsion.protocols.portforward, "
             "which is not installed"
         )
-    factory = portforward.ProxyFactory(options["host"], options["dest_port"])
+    factory = portforward.ProxyFactory(
+        options["host"], options["dest_port"], reactor=reactor
+    )
     return strports.service(options["port"], factory, reactor=reactor)
 
 

@@ -1,6 +1,6 @@
 """
-The ``socks`` plugin: ``torsion socks --listen tcp:1080`` runs a SOCKSv4
-proxy (``torsion.protocols.socks``).
+The ``socks`` plugin: ``torsion socks --listen tcp:1080`` runs a SOCKS proxy
+(``torsion.protocols.socks``: versions 4, 4a and 5).
 """
 
 from __future__ import annotations
@@ -20,7 +20,11 @@ class Options(usage.Options):
     """
 
     synopsis = "[--listen ENDPOINT] [--log FILE]"
-    longdesc = "Run a SOCKSv4 proxy."
+    longdesc = (
+        "Run a SOCKS proxy (versions 4, 4a and 5). It listens on 127.0.0.1 "
+        "by default: an open proxy on a public address relays anyone's "
+        "traffic."
+    )
 
     optParameters = [
         ["listen", None, "tcp:1080:interface=127.0.0.1", "Listen on this endpoint."],
@@ -42,13 +46,15 @@ def makeService(options: Any, reactor: Any = None) -> service.IService:
         raise ValueError(
             "the socks plugin needs torsion.protocols.socks, which is not installed"
         )
-    factory = socks.SOCKSv4Factory(options["log"])
+    # The full server (SOCKS4, 4a and 5) where the module has it.
+    factoryClass = getattr(socks, "SOCKSFactory", None) or socks.SOCKSv4Factory
+    factory = factoryClass(options["log"], reactor=reactor)
     return strports.service(options["listen"], factory, reactor=reactor)
 
 
 serviceMaker = service.ServiceMaker(
     "torsion socks",
     __name__,
-    "A SOCKSv4 proxy.",
+    "A SOCKS proxy (SOCKS4, 4a and 5).",
     "socks",
 )
