@@ -298,6 +298,7 @@ _serverParsers: dict[str, IStreamServerEndpointStringParser | str] = {
     "unix": _UNIXParser(),
     "systemd": _SystemdParser(),
     "ssl": _TLS_SERVER_PARSER,
+    "haproxy": "torsion.protocols.haproxy._parser:serverParser",
 }
 _clientParsers: dict[str, IStreamClientEndpointStringParserWithReactor | str] = {
     "tcp": _TCPParser(),
