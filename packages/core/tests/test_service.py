@@ -92,6 +92,8 @@ def test_duplicateNameRefused() -> None:
     a.setServiceParent(parent)
     with pytest.raises(RuntimeError):
         b.setServiceParent(parent)
+    assert b.parent is None
+    assert list(parent) == [a]
 
 
 def test_reparenting() -> None:

@@ -250,7 +250,11 @@ class Service:
             self.disownServiceParent()
         collection = IServiceCollection(parent, parent)
         self.parent = collection
-        collection.addService(self)
+        try:
+            collection.addService(self)
+        except BaseException:
+            self.parent = None
+            raise
 
     def disownServiceParent(self) -> Any:
         """
