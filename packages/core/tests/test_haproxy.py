@@ -419,3 +419,11 @@ def test_endpointLoopback(reactor: Any, header: bytes) -> None:
 def test_endpointNeedsInnerDescription() -> None:
     with pytest.raises(ValueError, match="inner endpoint"):
         serverFromString(object(), "haproxy")
+
+
+def test_wrapperInterfaces() -> None:
+    from torsion.internet.interfaces import IProtocol, IProtocolFactory
+
+    wrapper, _, _ = wrapped()
+    assert verifyObject(IProtocol, wrapper)
+    assert verifyObject(IProtocolFactory, wrapper.factory)

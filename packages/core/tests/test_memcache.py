@@ -401,3 +401,11 @@ def test_realMemcachedUnknownCommand(reactor: Any, memcached: int) -> None:
         assert runUntil(reactor, client.set(b"still", b"works")) is True
     finally:
         client.transport.loseConnection()
+
+
+def test_interfaces() -> None:
+    from zope.interface.verify import verifyObject
+
+    from torsion.internet.interfaces import IProtocol
+
+    assert verifyObject(IProtocol, MemCacheProtocol())

@@ -603,3 +603,13 @@ def test_flowControlBothWays(reactor: Any) -> None:
         http.stopListening()
         proxy.stopListening()
     assert observed == [(True, True)]
+
+
+def test_interfaces() -> None:
+    from zope.interface.verify import verifyObject
+
+    from torsion.internet.interfaces import IProtocol, IProtocolFactory
+
+    for factory in (SOCKSFactory(), SOCKSv4Factory(), SOCKSv5Factory()):
+        assert verifyObject(IProtocolFactory, factory)
+        assert verifyObject(IProtocol, factory.protocol())
