@@ -84,6 +84,7 @@ def test_v1Incomplete() -> None:
     parser = V1Parser()
     assert parser.feed(b"PROXY TCP4 1.2.3.4") == (None, None)
     info, rest = parser.feed(b" 5.6.7.8 1 2\r\n")
+    assert info is not None
     assert info.source == IPv4Address("TCP", "1.2.3.4", 1)
     assert rest == b""
 

@@ -72,12 +72,18 @@ def test_flowControlBothWays() -> None:
     assert clientTransport.producer is serverTransport
     assert serverTransport.producer is clientTransport
     assert clientTransport.streaming and serverTransport.streaming
-    clientTransport.producer.pauseProducing()
-    assert serverTransport.producerState == "paused"
-    clientTransport.producer.resumeProducing()
-    assert serverTransport.producerState == "producing"
-    serverTransport.producer.pauseProducing()
-    assert clientTransport.producerState == "paused"
+    towardsServer: Any = clientTransport.producer
+    towardsClient: Any = serverTransport.producer
+    towardsServer.pauseProducing()
+    assert state(serverTransport) == "paused"
+    towardsServer.resumeProducing()
+    assert state(serverTransport) == "producing"
+    towardsClient.pauseProducing()
+    assert state(clientTransport) == "paused"
+
+
+def state(transport: StringTransport) -> str:
+    return transport.producerState
 
 
 def test_closingOneSideClosesTheOther() -> None:
