@@ -201,8 +201,8 @@ class Failure(BaseException):
         :raises TypeError: if ``exc_value`` is neither an exception nor
             usable with ``exc_type``.
         """
-        # BaseException.__init__ is skipped on purpose: ``args`` stays empty
-        # and the interesting state lives in our own attributes.
+        # BaseException.__init__ is not called: the state that matters lives
+        # in our own attributes, not in ``args``.
         if exc_value is None:
             exc_type, exc_value, exc_tb = sys.exc_info()
             if exc_value is None:
