@@ -1396,11 +1396,13 @@ class StartTLS(Command):
 
     def _doCommand(self, proto: Any) -> Deferred[Any] | None:
         try:
-            proto._prepareTLS()
+            proto._refuseSecondTLS()
         except OnlyOneTLS:
             return fail()
         d = Command._doCommand(self, proto)
         assert d is not None
+        # Boxes sent from now until the answer travel over TLS.
+        proto._prepareTLS()
 
         def started(result: Any) -> Any:
             proto._startTLS(self.certificate, self.authorities, True)
