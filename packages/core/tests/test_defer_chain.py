@@ -372,3 +372,19 @@ def test_cancel_propagates_through_timeout() -> None:
 def test_add_timeout_needs_clock(bad: Any) -> None:
     with pytest.raises(AttributeError):
         Deferred().addTimeout(1, bad)
+
+
+def _raiseDeep() -> None:
+    raise ValueError("original site")
+
+
+def test_failure_reraised_by_trap_keeps_original_frames() -> None:
+    d: Deferred[None] = Deferred()
+    d.addCallback(lambda _: _raiseDeep())
+    d.callback(None)
+    # The chain ended in a failure, which dropped its frames; an errback
+    # added later that passes it on still reports where it came from.
+    d.addErrback(lambda f: f.trap(KeyError))
+    out = results(d)
+    assert out[0].type is ValueError
+    assert "_raiseDeep" in out[0].getTraceback()
