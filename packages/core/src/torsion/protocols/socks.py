@@ -567,11 +567,26 @@ class SOCKSServer(protocol.Protocol):
             self._bind(request)
 
     def _connect(self, request: SOCKSRequest) -> None:
-        from torsion.internet.endpoints import HostnameEndpoint
+        from torsion.internet.endpoints import (
+            HostnameEndpoint,
+            TCP4ClientEndpoint,
+            TCP6ClientEndpoint,
+        )
 
         factory = _RelayFactory()
+        endpoint: Any
         try:
-            endpoint = HostnameEndpoint(self._reactor, request.host, request.port)
+            literal = ipaddress.ip_address(request.host)
+        except ValueError:
+            literal = None
+        try:
+            if literal is None:
+                # Names are resolved without blocking, trying every address.
+                endpoint = HostnameEndpoint(self._reactor, request.host, request.port)
+            elif literal.version == 4:
+                endpoint = TCP4ClientEndpoint(self._reactor, request.host, request.port)
+            else:
+                endpoint = TCP6ClientEndpoint(self._reactor, request.host, request.port)
         except ValueError as e:
             code = _V4_REJECTED if self._version == 4 else _V5_HOST_UNREACHABLE
             self._fail(f"bad destination: {e}", code)
