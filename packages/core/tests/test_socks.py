@@ -613,3 +613,40 @@ def test_interfaces() -> None:
     for factory in (SOCKSFactory(), SOCKSv4Factory(), SOCKSv5Factory()):
         assert verifyObject(IProtocolFactory, factory)
         assert verifyObject(IProtocol, factory.protocol())
+
+
+@pytest.mark.parametrize("version", [4, 5])
+def test_bindTimeout(version: int) -> None:
+    server, transport, reactor = makeServer()
+    if version == 5:
+        server.dataReceived(b"\x05\x01\x00" + v5(2, 1, bytes([127, 0, 0, 1]), 0))
+        granted = b"\x05\x00" + b"\x05\x00\x00\x01"
+        failed = b"\x05\x06\x00\x01" + bytes(6)
+    else:
+        server.dataReceived(v4(2, 0, bytes([127, 0, 0, 1])))
+        granted = b"\x00\x5a"
+        failed = b"\x00\x5b" + bytes(6)
+    assert transport.value().startswith(granted)
+    assert len(reactor.tcpServers) == 1
+    transport.clear()
+    reactor.advance(socks.BIND_TIMEOUT - 0.1)
+    assert not transport.disconnecting
+    reactor.advance(0.1)
+    assert transport.value() == failed
+    assert transport.disconnecting
+
+
+def test_pendingBytesLimit() -> None:
+    factory = SOCKSFactory()
+    factory.maxPendingBytes = 10
+    server, transport, reactor = makeServer(factory)
+    server.dataReceived(b"\x05\x01\x00" + v5(1, 1, bytes([192, 0, 2, 1]), 80))
+    # Connecting: the client is not read from, and what it already sent is
+    # held up to the limit.
+    assert [c[:2] for c in reactor.tcpClients] == [("192.0.2.1", 80)]
+    assert transport.producerState == "paused"
+    server.dataReceived(b"x" * 10)
+    assert not transport.disconnecting
+    server.dataReceived(b"x")
+    assert transport.disconnecting
+    assert SOCKSFactory.maxPendingBytes == socks.MAX_PENDING_BYTES

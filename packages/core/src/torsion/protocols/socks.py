@@ -431,7 +431,8 @@ class SOCKSServer(protocol.Protocol):
             return
         self._buffer += data
         if self._state == "waiting":
-            if len(self._buffer) > MAX_PENDING_BYTES:
+            limit = getattr(self.factory, "maxPendingBytes", MAX_PENDING_BYTES)
+            if len(self._buffer) > limit:
                 self._fail("client sent too much before the tunnel was up", None)
             return
         try:
@@ -738,6 +739,8 @@ class SOCKSFactory(protocol.Factory):
     :ivar bindTimeout: seconds a ``BIND`` waits for its connection.
     :ivar maxUserID: the longest SOCKS4 user id accepted.
     :ivar maxDomain: the longest SOCKS4a host name accepted.
+    :ivar maxPendingBytes: the most bytes a client may send after its
+        request (or login) before the tunnel is up.
     """
 
     protocol: Callable[[], SOCKSServer] = SOCKSServer
@@ -745,6 +748,7 @@ class SOCKSFactory(protocol.Factory):
     bindTimeout = BIND_TIMEOUT
     maxUserID = MAX_USERID_LENGTH
     maxDomain = MAX_DOMAIN_LENGTH
+    maxPendingBytes = MAX_PENDING_BYTES
 
     def __init__(
         self,
