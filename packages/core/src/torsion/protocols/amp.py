@@ -519,6 +519,9 @@ class _BoxParser:
         self.maxValue = maxValue
         self.maxBox = maxBox
         self.buffer = b""
+        # Where parsing resumes in ``buffer``: complete boxes are not cut
+        # off one by one, which would copy the rest of a large read each time.
+        self._offset = 0
         self._box: AmpBox = AmpBox()
         self._boxSize = 0
         self._key: bytes | None = None
@@ -527,19 +530,26 @@ class _BoxParser:
         """
         Add received bytes.
         """
+        if self._offset:
+            self.buffer = self.buffer[self._offset :]
+            self._offset = 0
         self.buffer = self.buffer + data if self.buffer else data
 
     def pending(self) -> bool:
         """
         :return: whether part of a box has been received.
         """
-        return bool(self.buffer) or self._key is not None or bool(self._box)
+        return (
+            len(self.buffer) > self._offset or self._key is not None or bool(self._box)
+        )
 
     def takeRest(self) -> bytes:
         """
         :return: the unparsed bytes, which the parser forgets.
         """
-        rest, self.buffer = self.buffer, b""
+        rest = self.buffer[self._offset :]
+        self.buffer = b""
+        self._offset = 0
         return rest
 
     def next(self) -> AmpBox | None:
@@ -550,7 +560,7 @@ class _BoxParser:
         """
         buf = self.buffer
         size = len(buf)
-        offset = 0
+        offset = self._offset
         box = self._box
         key = self._key
         try:
@@ -561,6 +571,9 @@ class _BoxParser:
                         offset += 2
                         self._box = AmpBox()
                         self._boxSize = 0
+                        if offset == size:
+                            self.buffer = b""
+                            offset = 0
                         return box
                     if length > self.maxKey:
                         raise TooLong(True, False, None, None)
@@ -584,11 +597,14 @@ class _BoxParser:
                     self._boxSize += 2 + length
                     key = None
                     offset = end
+            # Keep only the incomplete pair.
+            if offset:
+                self.buffer = buf[offset:]
+                offset = 0
             return None
         finally:
             self._key = key
-            if offset:
-                self.buffer = buf[offset:]
+            self._offset = offset
 
     def _checkBoxSize(self, more: int) -> None:
         # Two bytes for the terminator still to come.
