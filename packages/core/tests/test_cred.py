@@ -475,3 +475,57 @@ class TestStrcred:
     def test_factoriesProvideInterface(self) -> None:
         for f in strcred.findCheckerFactories():
             assert verifyObject(strcred.ICheckerFactory, f)
+
+
+class TestAuthOptionMixin:
+    def makeOptions(self, supported: Any = None) -> Any:
+        from torsion.python import usage
+
+        class ServerOptions(usage.Options, strcred.AuthOptionMixin):
+            supportedInterfaces = supported
+
+        return ServerOptions()
+
+    def test_authOptionsBuildCheckers(self, tmp_path: Path) -> None:
+        path = tmp_path / "pw"
+        path.write_bytes(b"carol:pw\n")
+        opts = self.makeOptions()
+        opts.parseOptions(["--auth", "memory:alice:secret", "--auth", f"file:{path}"])
+        assert len(opts["credCheckers"]) == 2
+        p = portal.Portal(WidgetRealm(), opts["credCheckers"])
+        _, avatar, _ = result(
+            p.login(credentials.UsernamePassword(b"carol", b"pw"), None, IWidget)
+        )
+        assert avatar.avatarId == b"carol"
+        assert len(opts["credInterfaces"][credentials.IUsernamePassword]) == 2
+
+    def test_unsupportedCheckerRefused(self) -> None:
+        from torsion.python import usage
+
+        opts = self.makeOptions(supported=[credentials.IUsernamePassword])
+        with pytest.raises(usage.UsageError, match="anonymous"):
+            opts.parseOptions(["--auth", "anonymous"])
+
+    def test_badDescriptionIsUsageError(self) -> None:
+        from torsion.python import usage
+
+        opts = self.makeOptions()
+        with pytest.raises(usage.UsageError, match="pairs"):
+            opts.parseOptions(["--auth", "memory:alice"])
+        with pytest.raises(usage.UsageError, match="Unknown authentication type"):
+            opts.parseOptions(["--auth", "ldap:x"])
+
+    def test_helpAuth(self) -> None:
+        import io
+
+        opts = self.makeOptions(supported=[credentials.IUsernamePassword])
+        opts.authOutput = io.StringIO()
+        with pytest.raises(SystemExit):
+            opts.parseOptions(["--help-auth"])
+        text = opts.authOutput.getvalue()
+        assert "memory" in text and "bcrypt-file" in text
+        assert "anonymous" not in text
+        opts.authOutput = io.StringIO()
+        with pytest.raises(SystemExit):
+            opts.parseOptions(["--help-auth-type", "file"])
+        assert "user:password" in opts.authOutput.getvalue()
