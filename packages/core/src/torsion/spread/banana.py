@@ -124,7 +124,12 @@ class BananaError(Exception):
     """
     Bytes that are not valid banana, or that exceed one of the limits; also
     raised when asked to encode something banana cannot carry.
+
+    :ivar expressions: raised by ``Decoder.feed``: the expressions that were
+        complete in the same input before the bad bytes.
     """
+
+    expressions: list[Any] = []
 
 
 def _header(n: int) -> bytes:
@@ -222,19 +227,22 @@ class Decoder:
         """
         :param data: the next bytes of the stream.
         :return: the top-level expressions completed by ``data``, in order.
-        :raises BananaError: when the stream is malformed or over a limit.
+        :raises BananaError: when the stream is malformed or over a limit; its
+            ``expressions`` holds those completed before the problem.
         """
         if self._broken is not None:
             raise self._broken
         self._buffer += data
+        done: list[Any] = []
         try:
-            return self._parse()
+            self._parse(done)
         except BananaError as e:
+            e.expressions = done
             self._broken = e
             raise
+        return done
 
-    def _parse(self) -> list[Any]:
-        done: list[Any] = []
+    def _parse(self, done: list[Any]) -> None:
         buf = self._buffer
         pos = 0
         end = len(buf)
@@ -318,7 +326,6 @@ class Decoder:
             raise BananaError(
                 f"expression longer than MESSAGE_SIZE_LIMIT ({MESSAGE_SIZE_LIMIT})"
             )
-        return done
 
 
 def decode(data: bytes, vocabulary: Mapping[bytes, int] | None = None) -> Any:
@@ -370,7 +377,10 @@ class Banana(protocol.Protocol):
         try:
             expressions = self._decoder.feed(data)
         except BananaError as e:
-            self.handleBananaError(e)
+            # What was complete before the bad bytes is still valid.
+            self._dispatchAll(e.expressions)
+            if not getattr(self, "_bananaClosed", False):
+                self.handleBananaError(e)
             return
         self._dispatchAll(expressions)
 
