@@ -529,9 +529,11 @@ def test_sighupReopensLogfile(
             break
     else:
         raise AssertionError("the log file was never reopened")
+    ask(stream, "log after the reopen")
     assert command.finish() == 0
     assert "before rotation" in (tmp_path / "app.log.old").read_text()
-    assert "after rotation" in logPath.read_text()
+    assert "after the reopen" in logPath.read_text()
+    assert "after the reopen" not in (tmp_path / "app.log.old").read_text()
 
 
 def test_jsonLogFormat(running: list[Command]) -> None:
