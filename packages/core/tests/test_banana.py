@@ -18,7 +18,7 @@ from torsion.internet.testing import StringTransport
 from torsion.spread import banana
 from torsion.spread.banana import Banana, BananaError, Decoder, decode, encode
 
-# -- encoding ---------------------------------------------------------------
+# -- encoding -------------------------------------------------
 
 
 def test_knownEncodings() -> None:
@@ -73,7 +73,7 @@ def test_tuplesEncodeAsLists() -> None:
     assert decode(encode((1, (2,)))) == [1, [2]]
 
 
-# -- limits -------------------------------------------------------------------
+# -- limits -------------------------------------------------
 
 
 def test_sizeLimitBoundary() -> None:
@@ -93,6 +93,7 @@ def test_listLengthBoundary(monkeypatch: pytest.MonkeyPatch) -> None:
     from its header alone (checked at the default limit, and at a lowered
     one to keep the accepted case quick).
     """
+
     def listHeader(n: int) -> bytes:
         return encode(n)[:-1] + bytes([banana.LIST])
 
@@ -281,7 +282,7 @@ def test_randomBytesProtocol(data: bytes) -> None:
         proto.dataReceived(data)
 
 
-# -- protocol ---------------------------------------------------------------------
+# -- protocol -------------------------------------------------
 
 
 class _Collector(Banana):

@@ -55,6 +55,7 @@ from typing import Any
 from zope.interface import Interface, implementer
 
 from torsion.cred.credentials import IAnonymous, IUsernameHashedPassword
+from torsion.cred.error import LoginFailed
 from torsion.cred.portal import Portal
 from torsion.internet import defer, protocol
 from torsion.python import log
@@ -440,9 +441,9 @@ class Cacheable(Copyable):
         :return: the cache expression.
         """
         broker = _brokerOf(jellier)
-        cacheID, observer = broker._registerCache(self)
-        # The state goes every time, even when the peer holds a copy: the
-        # peer may be dropping its copy right now and then needs to rebuild.
+        cacheID, observer, first = broker._registerCache(self)
+        if not first:
+            return [b"cached", cacheID]
         state = self.getStateToCacheAndObserveFor(observer.perspective, observer)
         return [b"cache", cacheID, self.getTypeToCopy(), jellier.jelly(state)]
 
@@ -791,6 +792,7 @@ class Broker(Banana):
             b"remote": self._unjellyRemote,
             b"local": self._unjellyLocal,
             b"cache": self._unjellyCache,
+            b"cached": self._unjellyCached,
         }
 
     # -- connection ------------------------------------------------------
@@ -888,8 +890,11 @@ class Broker(Banana):
         self._localObjects[luid].refcount += 1
         return luid
 
-    def _registerCache(self, cacheable: Cacheable) -> tuple[int, RemoteCacheObserver]:
+    def _registerCache(
+        self, cacheable: Cacheable
+    ) -> tuple[int, RemoteCacheObserver, bool]:
         cacheID = self._cacheIDs.get(id(cacheable))
+        first = cacheID is None
         if cacheID is None:
             if len(self._caches) >= MAX_BROKER_REFS:
                 raise Error(
@@ -902,7 +907,7 @@ class Broker(Banana):
             self._cacheIDs[id(cacheable)] = cacheID
         entry = self._caches[cacheID]
         entry.sent += 1
-        return cacheID, entry.observer
+        return cacheID, entry.observer, first
 
     def _remoteGone(self, luid: int) -> None:
         if not self.disconnected and self.transport is not None:
@@ -989,14 +994,6 @@ class Broker(Banana):
         if len(sexp) != 4 or type(sexp[1]) is not int or type(sexp[2]) is not bytes:
             raise InsecureJelly("malformed cache")
         cacheID, typeName = sexp[1], sexp[2]
-        existing = self._remoteCaches.get(cacheID)
-        if existing is not None:
-            # As for references: one copy per number, extra count given back.
-            self._cacheGone(cacheID)
-            unjellier.register(refNo, existing)
-            # The state still has to be read so references inside resolve.
-            unjellier.unjelly(sexp[3])
-            return existing
         if not self.security.isTypeAllowed(typeName):
             raise InsecureJelly(f"type not allowed: {typeName!r}")
         cls = unjellyableRegistry.get(typeName) or self.security.allowedClasses.get(
@@ -1011,6 +1008,21 @@ class Broker(Banana):
         self._remoteCaches[cacheID] = inst
         weakref.finalize(inst, _sendUncache, weakref.ref(self), cacheID).atexit = False
         return inst
+
+    def _unjellyCached(
+        self, unjellier: Unjellier, sexp: list[Any], refNo: int | None
+    ) -> Any:
+        # Every receipt of a cache number is answered by exactly one
+        # uncache, so the owner's count stays right even when this copy was
+        # dropped while the owner was sending it again.
+        if len(sexp) != 2 or type(sexp[1]) is not int:
+            raise InsecureJelly("malformed cached")
+        existing = self._remoteCaches.get(sexp[1])
+        self._cacheGone(sexp[1])
+        if existing is None:
+            raise InsecureJelly(f"cached copy {sexp[1]} was already dropped")
+        unjellier.register(refNo, existing)
+        return existing
 
     # -- sending -------------------------------------------------------------
 
@@ -1132,7 +1144,7 @@ class Broker(Banana):
             self._sendError(Failure(), requestID)
 
     def _sendError(self, fail: Failure, requestID: int) -> None:
-        if not fail.check(Error, InsecureJelly):
+        if not fail.check(Error, InsecureJelly, LoginFailed):
             log.err(fail, "a PB call failed; the caller receives this error")
         if self.disconnected:
             return
@@ -1368,10 +1380,17 @@ class PBClientFactory(protocol.ClientFactory):
         :param broker: the connection.
         """
         self._broker = broker
+        self._failure = None
         self._root = broker.remoteForName(ROOT_ID)
+        broker.notifyOnDisconnect(self._brokerLost)
         waiting, self._rootWaiting = self._rootWaiting, []
         for d in waiting:
             d.callback(self._root)
+
+    def _brokerLost(self) -> None:
+        self._root = None
+        self._broker = None
+        self._failAll(Failure(PBConnectionLost("the connection was lost")))
 
     def _failAll(self, reason: Failure) -> None:
         self._failure = reason
