@@ -16,9 +16,11 @@ from zope.interface.verify import verifyObject
 
 from torsion.cred.checkers import AllowAnonymousAccess, InMemoryUsernamePasswordDatabase
 from torsion.cred.portal import IRealm, Portal
+from torsion.internet import error
 from torsion.internet.address import IPv4Address
 from torsion.internet.testing import MemoryReactorClock, StringTransport
 from torsion.protocols import ftp
+from torsion.python.failure import Failure
 
 PEER = "192.168.1.1"
 
@@ -921,3 +923,49 @@ def test_clientPassiveConnectsToControlPeer() -> None:
     client.dataReceived(b"227 Entering Passive Mode (6,6,6,6,4,1).\r\n")
     host, port = reactor.tcpClients[-1][:2]
     assert (host, port) == ("10.1.1.1", 1025)
+
+
+def test_passiveTimeoutWhileWaiting(anon: Server) -> None:
+    anon.ask("PASV")
+    anon.send("RETR file.txt")
+    assert anon.replies() == []
+    anon.reactor.advance(ftp.PASSIVE_TIMEOUT)
+    assert anon.replies() == ["425 Can't open data connection."]
+    assert anon.ask("NOOP").startswith("200")
+
+
+def test_activeConnectionFails(anon: Server) -> None:
+    anon.ask("PORT 192,168,1,1,4,1")
+    factory = anon.reactor.tcpClients[-1][2]
+    anon.send("RETR file.txt")
+    factory.clientConnectionFailed(None, Failure(error.ConnectionRefusedError()))
+    assert anon.replies() == ["425 Can't open data connection."]
+
+
+def test_noIdleTimeoutDuringTransfer(anon: Server) -> None:
+    anon.ask("PASV")
+    factory = anon.reactor.tcpServers[-1][1]
+    anon.send("RETR file.txt")
+    dtp, transport = _connectData(anon, factory)
+    anon.replies()
+    anon.reactor.advance(ftp.DEFAULT_TIMEOUT * 2)
+    assert not anon.transport.disconnecting
+    _drain(transport)
+    dtp.connectionLost(None)
+    assert anon.replies() == ["226 Transfer complete."]
+    anon.reactor.advance(ftp.DEFAULT_TIMEOUT)
+    assert anon.transport.disconnecting
+
+
+def test_connectionLimit(tmp_path: Path) -> None:
+    first = Server(tmp_path)
+    first.factory.connectionLimit = 2
+    second = first.factory.buildProtocol(None)
+    t2 = StringTransport()
+    second.makeConnection(t2)
+    assert t2.value().startswith(b"220")
+    third = first.factory.buildProtocol(None)
+    t3 = StringTransport()
+    third.makeConnection(t3)
+    assert t3.value().startswith(b"421")
+    assert t3.disconnecting

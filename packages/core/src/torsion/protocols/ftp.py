@@ -1030,6 +1030,10 @@ class FTP(basic.LineReceiver, policies.TimeoutMixin):
         """
         Tell the client it was idle too long and close the connection.
         """
+        if self._transferring:
+            # The control connection is quiet during a long transfer.
+            self.setTimeout(self.timeOut)
+            return
         self.reply(b"421 Timeout: closing control connection.")
         self.transport.loseConnection()
 
@@ -1433,7 +1437,9 @@ class FTP(basic.LineReceiver, policies.TimeoutMixin):
             if dtp.transport is not None and dtp.isConnected:
                 dtp.transport.loseConnection()
         self._dtpFactory = None
-        self._dtpWaiter = None
+        waiter, self._dtpWaiter = self._dtpWaiter, None
+        if waiter is not None:
+            waiter.errback(PortConnectionError("Can't open data connection."))
 
     def _peerHost(self) -> str:
         return str(self.transport.getPeer().host)
@@ -2154,6 +2160,9 @@ class FTPClient(basic.LineReceiver):
         self, commands: list[str], target: Any
     ) -> tuple[_DataProtocol, Deferred[Any]]:
         proto, setup = self._openData(target)
+        if target is not None:
+            # A failed data connection is reported through the reply.
+            proto.made.addErrback(lambda f: None)
         results: list[Deferred[list[str]]] = []
 
         def sendCommands(_: object) -> Deferred[Any]:
