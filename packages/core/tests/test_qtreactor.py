@@ -1,0 +1,194 @@
+"""
+Tests for ``torsion.internet.qtreactor``: torsion inside a Qt application
+(PySide6, offscreen platform), with real TCP exchanges on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+try:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+except ImportError as e:  # pragma: no cover - depends on the machine
+    print(f"PySide6 cannot be imported: {e}")
+    pytest.skip(f"PySide6 cannot be imported: {e}", allow_module_level=True)
+
+from reactormixins import cleanUpReactor, runUntil
+from zope.interface.verify import verifyObject
+
+from torsion.internet import interfaces, protocol, qtreactor
+from torsion.internet.defer import Deferred
+from torsion.internet.threads import deferToThreadPool
+
+
+@pytest.fixture(scope="module")
+def app() -> QApplication:
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    return QApplication([])
+
+
+@pytest.fixture
+def qreactor(app: QApplication) -> Iterator[qtreactor.QtReactor]:
+    r = qtreactor.makeReactor(app)
+    try:
+        yield r
+    finally:
+        cleanUpReactor(r)
+
+
+class Echo(protocol.Protocol):
+    def dataReceived(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+
+class Client(protocol.Protocol):
+    def __init__(self, message: bytes, done: Deferred[bytes]) -> None:
+        self.message = message
+        self.done = done
+        self.received = b""
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        self.transport.write(self.message)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+        if len(self.received) >= len(self.message):
+            assert self.transport is not None
+            self.transport.loseConnection()
+            self.done.callback(self.received)
+
+
+def echoExchange(reactor: Any, message: bytes) -> bytes:
+    server = protocol.ServerFactory.forProtocol(Echo)
+    port = reactor.listenTCP(0, server, interface="127.0.0.1")
+    done: Deferred[bytes] = Deferred()
+    client = protocol.ClientFactory()
+    client.buildProtocol = lambda addr: Client(message, done)  # type: ignore[method-assign]
+    reactor.connectTCP("127.0.0.1", port.getHost().port, client)
+    try:
+        result: bytes = runUntil(reactor, done)
+    finally:
+        runUntil(reactor, port.stopListening())
+    return result
+
+
+def test_interfaces(qreactor: qtreactor.QtReactor) -> None:
+    """
+    The Qt reactor provides the reactor interfaces.
+    """
+    for iface in (
+        interfaces.IReactorCore,
+        interfaces.IReactorTime,
+        interfaces.IReactorFDSet,
+        interfaces.IReactorTCP,
+        interfaces.IReactorThreads,
+    ):
+        assert verifyObject(iface, qreactor)
+
+
+def test_tcpEcho(qreactor: qtreactor.QtReactor) -> None:
+    """
+    A TCP client and an echo server exchange data inside Qt's loop.
+    """
+    assert echoExchange(qreactor, b"hello qt") == b"hello qt"
+
+
+def test_bulkEcho(qreactor: qtreactor.QtReactor) -> None:
+    """
+    A larger exchange, which needs write notifications as well.
+    """
+    message = bytes(range(256)) * 4096
+    assert echoExchange(qreactor, message) == message
+
+
+def test_qtTimersRunAlongside(qreactor: qtreactor.QtReactor) -> None:
+    """
+    Qt's own timers fire while the reactor runs, and reactor timers fire in
+    order.
+    """
+    seen: list[str] = []
+    done: Deferred[None] = Deferred()
+    QTimer.singleShot(10, lambda: seen.append("qt"))
+
+    def last() -> None:
+        seen.append("torsion-late")
+        done.callback(None)
+
+    qreactor.callLater(0.001, seen.append, "torsion-early")
+    qreactor.callLater(0.2, last)
+    runUntil(qreactor, done)
+    assert seen == ["torsion-early", "qt", "torsion-late"]
+
+
+def test_callFromThread(qreactor: qtreactor.QtReactor) -> None:
+    """
+    Work handed over from another thread wakes Qt's loop and its result
+    arrives in the reactor thread.
+    """
+    main = threading.get_ident()
+    d = deferToThreadPool(qreactor, qreactor.getThreadPool(), threading.get_ident)
+    seenIn: list[int] = []
+    d.addCallback(lambda worker: seenIn.append(threading.get_ident()) or worker)
+    worker = runUntil(qreactor, d)
+    assert worker != main
+    assert seenIn == [main]
+
+
+def test_runReturnWithAppExec(app: QApplication, qreactor: qtreactor.QtReactor) -> None:
+    """
+    With ``runReturn``, the application's own ``exec`` drives the reactor:
+    a TCP exchange completes and ``stop`` runs the shutdown.
+    """
+    server = protocol.ServerFactory.forProtocol(Echo)
+    port = qreactor.listenTCP(0, server, interface="127.0.0.1")
+    done: Deferred[bytes] = Deferred()
+    client = protocol.ClientFactory()
+    client.buildProtocol = lambda addr: Client(b"exec", done)  # type: ignore[method-assign]
+    results: list[bytes] = []
+    shutdown: list[bool] = []
+
+    def afterShutdown() -> None:
+        shutdown.append(True)
+        app.quit()
+
+    qreactor.addSystemEventTrigger("after", "shutdown", afterShutdown)
+
+    def finished(data: bytes) -> None:
+        results.append(data)
+        qreactor.stop()
+
+    done.addCallback(finished)
+    qreactor.runReturn(installSignalHandlers=False)
+    qreactor.connectTCP("127.0.0.1", port.getHost().port, client)
+    guard = QTimer()
+    guard.setSingleShot(True)
+    guard.timeout.connect(app.quit)
+    guard.start(10000)
+    app.exec()
+    guard.stop()
+    assert results == [b"exec"]
+    assert shutdown == [True]
+
+
+def test_iterate(qreactor: qtreactor.QtReactor) -> None:
+    """
+    ``iterate`` runs due calls without ``run``.
+    """
+    called: list[int] = []
+    qreactor.callLater(0, called.append, 1)
+    for _ in range(10):
+        if called:
+            break
+        qreactor.iterate(0.01)
+    assert called == [1]
