@@ -1881,7 +1881,7 @@ class BinaryBoxProtocol(Protocol):
         :raises ProtocolSwitched: if the connection was (or is being)
             switched to another protocol.
         :raises NoEmptyBoxes: if the box is empty.
-        :raises ConnectionLost: if the connection is gone.
+        :raises torsion.internet.error.ConnectionLost: if the connection is gone.
         :raises TooLong: if a key or value is too long.
         """
         if self._locked:
