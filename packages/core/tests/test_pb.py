@@ -9,6 +9,8 @@ import gc
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reactormixins import LogCapture, runUntil
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
@@ -782,3 +784,29 @@ def test_tcpLoginAndDisconnect(reactor: Any) -> None:
         runUntil(reactor, d)
     assert realm.avatars[0].loggedOut
     runUntil(reactor, defer.maybeDeferred(port.stopListening))
+
+
+# -- robustness ------------------------------------------------------------------
+
+_sexp = st.recursive(
+    st.integers(min_value=-3, max_value=3)
+    | st.sampled_from([*sorted(banana.PB_VOCABULARY), b"add", b"echo", b"\xff"])
+    | st.floats(allow_nan=False),
+    lambda inner: st.lists(inner, max_size=7),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(_sexp, min_size=1, max_size=4))
+def test_randomMessagesNeverRaise(messages: list[Any]) -> None:
+    """
+    Whatever well-encoded expressions a peer sends, the broker answers,
+    ignores or closes the connection; it never raises.
+    """
+    conn = Connection(Service())
+    conn.root()
+    with LogCapture():
+        for message in messages:
+            conn.server.dataReceived(banana.encode(message, banana.PB_VOCABULARY))
+        conn.pump.flush()
