@@ -315,6 +315,28 @@ def test_referenceable() -> None:
     assert again is counter
 
 
+def test_asReferenceable() -> None:
+    """
+    ``AsReferenceable`` publishes a plain object's prefixed methods.
+    """
+
+    class Admin:
+        def admin_shutdown(self, when: str) -> str:
+            return f"shutting down {when}"
+
+    conn = Connection(Service())
+    ref = conn.result(
+        conn.root().callRemote("echo", pb.AsReferenceable(Admin(), "admin"))
+    )
+    assert isinstance(ref, pb.AsReferenceable)
+    remote = pb.AsReferenceable(Admin(), "admin")
+    assert remote.remoteMessageReceived(conn.server, "shutdown", ("now",), {}) == (
+        "shutting down now"
+    )
+    with pytest.raises(pb.NoSuchMethod):
+        remote.remoteMessageReceived(conn.server, "missing", (), {})
+
+
 def test_clientReferenceable() -> None:
     """
     The client can pass its own ``Referenceable``; the server calls it back.

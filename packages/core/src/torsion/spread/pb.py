@@ -79,6 +79,7 @@ __all__ = [
     "CHALLENGE_SIZE",
     "MAX_BROKER_REFS",
     "ROOT_ID",
+    "AsReferenceable",
     "Avatar",
     "Broker",
     "Cacheable",
@@ -692,6 +693,39 @@ class Avatar:
         method = getattr(self, "perspective_" + message, None)
         if method is None:
             raise NoSuchMethod(f"{qual(type(self))} has no perspective_{message}")
+        return method(*args, **kw)
+
+
+class AsReferenceable(Referenceable):
+    """
+    Publishes any object by reference: a remote call ``x`` runs
+    ``<messageType>_x`` on it.
+
+    :param object: the object to publish.
+    :param messageType: the method prefix, ``"remote"`` by default.
+    """
+
+    def __init__(self, object: Any, messageType: str = "remote") -> None:
+        self.object = object
+        self.messageType = messageType
+
+    def remoteMessageReceived(
+        self, broker: Broker, message: str, args: tuple[Any, ...], kw: dict[str, Any]
+    ) -> Any:
+        """
+        Run ``<messageType>_<message>`` on the wrapped object.
+
+        :param broker: the connection.
+        :param message: the method name.
+        :param args: positional arguments.
+        :param kw: keyword arguments.
+        :return: the method's result.
+        :raises NoSuchMethod: if there is no such method.
+        """
+        name = f"{self.messageType}_{message}"
+        method = getattr(self.object, name, None)
+        if method is None:
+            raise NoSuchMethod(f"{qual(type(self.object))} has no {name}")
         return method(*args, **kw)
 
 
