@@ -969,3 +969,8 @@ def test_connectionLimit(tmp_path: Path) -> None:
     third.makeConnection(t3)
     assert t3.value().startswith(b"421")
     assert t3.disconnecting
+
+
+def test_controlConnectionNoDelay(anon: Server) -> None:
+    # 150 and 226 replies go out back to back; Nagle must not hold the second.
+    assert anon.transport.tcpNoDelay

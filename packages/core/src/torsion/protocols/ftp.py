@@ -1004,6 +1004,11 @@ class FTP(basic.LineReceiver, policies.TimeoutMixin):
         self.portal = self.factory.portal
         self.MAX_LENGTH = self.factory.maxCommandLength
         self.setTimeout(self.factory.timeOut)
+        setNoDelay = getattr(self.transport, "setTcpNoDelay", None)
+        if setNoDelay is not None:
+            # Replies are small and come in pairs (150 then 226): without
+            # this, Nagle holds the second one until the client's delayed ACK.
+            setNoDelay(True)
         self.factory.connections += 1
         if self.factory.connections > self.factory.connectionLimit:
             self.reply(b"421 Too many users right now, try again in a few minutes.")
