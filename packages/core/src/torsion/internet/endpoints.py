@@ -13,7 +13,13 @@ from systemd, and the choice can come from configuration through
 
     endpoint = HostnameEndpoint(reactor, "example.com", 443)
     protocol = await connectProtocol(endpoint, MyProtocol())
+
+With the TLS support installed (``torsion-core[tls]``), ``SSL4ServerEndpoint``,
+``SSL4ClientEndpoint`` and ``wrapClientTLS`` are available here too, and the
+``ssl:`` (server) and ``tls:`` (client) descriptions work.
 """
+
+from typing import Any
 
 from torsion.internet._endpoint_hostname import HostnameEndpoint
 from torsion.internet._endpoint_parsing import (
@@ -59,3 +65,15 @@ __all__ = [
     "quoteStringArgument",
     "serverFromString",
 ]
+
+_TLS_NAMES = ("SSL4ClientEndpoint", "SSL4ServerEndpoint", "wrapClientTLS")
+
+
+def __getattr__(name: str) -> Any:
+    # The TLS endpoints need the optional TLS support (torsion-core[tls]):
+    # imported on first use, so endpoints work without it.
+    if name in _TLS_NAMES:
+        from torsion.internet import _sslendpoints
+
+        return getattr(_sslendpoints, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

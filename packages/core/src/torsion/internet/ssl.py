@@ -141,3 +141,17 @@ def _splitPEMCertificates(pem: bytes) -> list[Certificate]:
         if start != -1:
             out.append(Certificate.loadPEM(part[start:] + marker + b"\n"))
     return out
+
+
+def __getattr__(name: str) -> Any:
+    # The endpoint parsers import the endpoint machinery, which imports the
+    # reactor-facing modules; load them only when a description needs them.
+    if name == "_serverEndpointParser":
+        from torsion.internet._sslendpoints import serverEndpointParser
+
+        return serverEndpointParser
+    if name == "_clientEndpointParser":
+        from torsion.internet._sslendpoints import clientEndpointParser
+
+        return clientEndpointParser
+    raise AttributeError(name)
