@@ -353,3 +353,23 @@ class TestServerOptions:
         ).clientConnectionForTLS(None)
         pump(c, s)
         assert len(c.get_peer_cert_chain()) == 2
+
+
+def test_missingExtraNamesThePipLine() -> None:
+    """
+    Without pyOpenSSL, importing torsion.internet.ssl says how to get it.
+    """
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['OpenSSL'] = None\n"
+        "try:\n"
+        "    import torsion.internet.ssl\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "python3 -m pip install 'torsion-core[tls]'" in out
