@@ -90,7 +90,6 @@ __all__ = [
     "Error",
     "IPBRoot",
     "IPerspective",
-    "InsecureJelly",
     "NoSuchMethod",
     "PBClientFactory",
     "PBConnectionLost",
@@ -108,7 +107,6 @@ __all__ = [
     "challenge",
     "failure2Copyable",
     "respond",
-    "setUnjellyableForClass",
 ]
 
 MAX_BROKER_REFS = 1024
