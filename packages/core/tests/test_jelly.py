@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from zope.interface.verify import verifyObject
 
 from torsion.spread import banana, jelly
+from torsion.spread.interfaces import IJellyable, IUnjellyable
 from torsion.spread.jelly import (
     InsecureJelly,
     Jellyable,
@@ -273,3 +275,11 @@ def test_randomExpressionsOnlyInsecureJelly(sexp: Any) -> None:
         unjelly(sexp)
     except InsecureJelly:
         pass
+
+
+def test_interfaces() -> None:
+    """
+    ``Jellyable`` and ``Unjellyable`` provide their interfaces.
+    """
+    assert verifyObject(IJellyable, Thing())
+    assert verifyObject(IUnjellyable, ThingCopy())

@@ -26,6 +26,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from zope.interface import implementer
+
+from torsion.spread.interfaces import IJellyable, IUnjellyable
+
 __all__ = [
     "DummySecurityOptions",
     "InsecureJelly",
@@ -183,6 +187,7 @@ def setUnjellyableForClass(classname: type | str | bytes, unjellyable: type) -> 
     globalSecurity.allowedClasses[name] = unjellyable
 
 
+@implementer(IJellyable)
 class Jellyable:
     """
     Base for objects that control how they are jellied: override
@@ -206,6 +211,7 @@ class Jellyable:
         return [_typeName(type(self)), jellier.jelly(self.getStateFor(jellier))]
 
 
+@implementer(IUnjellyable)
 class Unjellyable:
     """
     Base for classes rebuilt from jelly: override ``setStateFor``.
