@@ -18,6 +18,7 @@ from torsion.cred.checkers import AllowAnonymousAccess, InMemoryUsernamePassword
 from torsion.cred.portal import IRealm, Portal
 from torsion.internet import error
 from torsion.internet.address import IPv4Address
+from torsion.internet.interfaces import IConsumer
 from torsion.internet.testing import MemoryReactorClock, StringTransport
 from torsion.protocols import ftp
 from torsion.python.failure import Failure
@@ -859,7 +860,12 @@ def test_interfaces(tmp_path: Path) -> None:
     writers: list[Any] = []
     full.openForWriting(["g"]).addCallback(writers.append)
     assert verifyObject(ftp.IWriteFile, writers[0])
+    consumers: list[Any] = []
+    writers[0].receive().addCallback(consumers.append)
+    assert verifyObject(IConsumer, consumers[0])
     writers[0].close()
+    upload = ftp._UploadConsumer(StringTransport())
+    assert verifyObject(IConsumer, upload)
     with pytest.raises(NotImplementedError):
         realm.requestAvatar((), None)
 
@@ -974,3 +980,19 @@ def test_connectionLimit(tmp_path: Path) -> None:
 def test_controlConnectionNoDelay(anon: Server) -> None:
     # 150 and 226 replies go out back to back; Nagle must not hold the second.
     assert anon.transport.tcpNoDelay
+
+
+@given(st.binary(max_size=500))
+def test_fileListNeverRaises(data: bytes) -> None:
+    lister = ftp.FTPFileListProtocol()
+    lister.makeConnection(StringTransport())
+    lister.dataReceived(data + b"\r\n")
+    assert all(isinstance(f["size"], int) for f in lister.files)
+
+
+@given(st.binary(max_size=500))
+def test_clientRepliesNeverRaise(data: bytes) -> None:
+    client = ftp.FTPClient(reactor=MemoryReactorClock())
+    client.makeConnection(StringTransport())
+    client.greeting.addErrback(lambda f: None)
+    client.dataReceived(b"220 hi\r\n" + data + b"\r\n")

@@ -359,3 +359,48 @@ def test_torsionClientBadLogin(site: Site) -> None:
         runUntil(site.reactor, client.greeting)
     client.transport.loseConnection()
     runUntil(site.reactor, defer.succeed(None))
+
+
+def ipv6Available() -> bool:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6Available(), reason="no IPv6 loopback (::1) here")
+@pytest.mark.parametrize("passive", [True, False])
+def test_ftplibOverIPv6(reactor: Any, tmp_path: Path, passive: bool) -> None:
+    site = Site(reactor, tmp_path)
+    site.listening.stopListening()
+    listening = reactor.listenTCP(0, site.factory, interface="::1")
+    port = listening.getHost().port
+
+    def session() -> tuple[bytes, str]:
+        client = ftplib.FTP()
+        client.connect("::1", port, timeout=20)
+        client.login()
+        client.set_pasv(passive)
+        buf = io.BytesIO()
+        # ftplib uses EPSV and EPRT on IPv6.
+        client.retrbinary("RETR hello.txt", buf.write)
+        pasv = "n/a"
+        if passive:
+            try:
+                pasv = client.sendcmd("PASV")
+            except ftplib.error_perm as e:
+                pasv = str(e)
+        client.quit()
+        return buf.getvalue(), pasv
+
+    try:
+        data, pasv = site.inThread(session)
+    finally:
+        listening.stopListening()
+    assert data == b"hello world\n"
+    if passive:
+        assert pasv.startswith("504")
