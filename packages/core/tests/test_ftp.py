@@ -6,6 +6,7 @@ parsing, login, limits and every kind of bad input the server must refuse.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,12 @@ from torsion.cred.portal import IRealm, Portal
 from torsion.internet import error
 from torsion.internet.address import IPv4Address
 from torsion.internet.interfaces import IConsumer
-from torsion.internet.testing import MemoryReactorClock, StringTransport
+from torsion.internet.testing import (
+    EventLoggingObserver,
+    MemoryReactorClock,
+    StringTransport,
+)
+from torsion.logger import globalLogPublisher
 from torsion.protocols import ftp
 from torsion.python.failure import Failure
 
@@ -996,3 +1002,45 @@ def test_clientRepliesNeverRaise(data: bytes) -> None:
     client.makeConnection(StringTransport())
     client.greeting.addErrback(lambda f: None)
     client.dataReceived(b"220 hi\r\n" + data + b"\r\n")
+
+
+@pytest.fixture
+def logged() -> Iterator[EventLoggingObserver]:
+    observer = EventLoggingObserver()
+    globalLogPublisher.addObserver(observer)
+    yield observer
+    globalLogPublisher.removeObserver(observer)
+
+
+def test_brokenRealmIsLoggedAndRefused(
+    tmp_path: Path, logged: EventLoggingObserver
+) -> None:
+    class Broken(ftp.BaseFTPRealm):
+        def getHomeDirectory(self, avatarId: bytes) -> Any:
+            raise RuntimeError("realm bug")
+
+    portal = Portal(Broken(str(tmp_path)), [InMemoryUsernamePasswordDatabase(a="b")])
+    proto = ftp.FTPFactory(portal, reactor=MemoryReactorClock()).buildProtocol(None)
+    transport = StringTransport()
+    proto.makeConnection(transport)
+    proto.dataReceived(b"USER a\r\nPASS b\r\n")
+    assert transport.value().endswith(b"530 Sorry, Authentication failed.\r\n")
+    assert any(
+        e.get("log_failure") is not None and e["log_failure"].check(RuntimeError)
+        for e in logged
+    )
+
+
+def test_brokenShellIsLogged(tmp_path: Path, logged: EventLoggingObserver) -> None:
+    s = Server(tmp_path, "anonymous")
+
+    def broken(path: list[str]) -> Any:
+        raise RuntimeError("shell bug")
+
+    s.proto.shell.access = broken
+    s.send("CWD /")
+    assert s.replies() == ["550 Requested action not taken: internal error."]
+    assert any(
+        e.get("log_failure") is not None and e["log_failure"].check(RuntimeError)
+        for e in logged
+    )

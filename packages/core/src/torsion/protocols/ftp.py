@@ -30,11 +30,12 @@ from typing import IO, Any
 from zope.interface import Interface, implementer
 
 from torsion.cred import credentials
-from torsion.cred.error import UnauthorizedLogin
+from torsion.cred.error import LoginFailed, UnauthorizedLogin
 from torsion.cred.portal import IRealm, Portal
 from torsion.internet import defer, error, interfaces, protocol
 from torsion.internet.defer import Deferred
 from torsion.protocols import basic, policies
+from torsion.python import log
 from torsion.python.failure import Failure
 
 __all__ = [
@@ -1118,6 +1119,10 @@ class FTP(basic.LineReceiver, policies.TimeoutMixin):
         except InvalidPath:
             self.reply(b"550 Invalid path.")
             return
+        except Exception:
+            # A shell bug must not take the control connection down.
+            self._replyError(Failure())
+            return
         if isinstance(result, Deferred):
             if command in _IMMEDIATE:
                 result.addCallbacks(self._replyResult, self._replyError)
@@ -1142,6 +1147,7 @@ class FTP(basic.LineReceiver, policies.TimeoutMixin):
         elif isinstance(e, InvalidPath):
             self.reply(b"550 Invalid path.")
         else:
+            log.err(failure, "FTP command failed unexpectedly")
             self.reply(b"550 Requested action not taken: internal error.")
 
     def _commandDone(self, ignored: object) -> None:
@@ -1207,6 +1213,8 @@ class FTP(basic.LineReceiver, policies.TimeoutMixin):
         def failed(failure: Failure) -> bytes | None:
             self.state = _UNAUTH
             self.failedLogins += 1
+            if not failure.check(LoginFailed):
+                log.err(failure, "FTP login failed unexpectedly")
             if self.failedLogins >= self.factory.maxFailedLogins:
                 self.reply(b"530 Sorry, Authentication failed.")
                 self.transport.loseConnection()
