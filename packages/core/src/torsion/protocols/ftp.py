@@ -1909,6 +1909,9 @@ class FTPClient(basic.LineReceiver):
     :param reactor: the reactor data connections are made with (default:
         the global one).
     :ivar greeting: fires with the server's greeting once logged in.
+    :ivar MAX_LENGTH: the longest reply line accepted, in bytes.
+    :ivar MAX_REPLY_LINES: the most lines one reply may have; a longer
+        reply closes the connection.
     """
 
     MAX_LENGTH = 65536
@@ -2290,6 +2293,7 @@ class FTPFileListProtocol(basic.LineReceiver):
     ``filename`` and ``linktarget``; other lines go to ``unknownLine``.
 
     :ivar files: the entries parsed so far.
+    :ivar MAX_FILES: entries kept at most; later ones are dropped.
     """
 
     delimiter = b"\n"
