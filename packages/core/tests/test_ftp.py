@@ -26,7 +26,7 @@ from torsion.internet.testing import (
     StringTransport,
 )
 from torsion.logger import globalLogPublisher
-from torsion.protocols import ftp
+from torsion.protocols import basic, ftp
 from torsion.python.failure import Failure
 
 PEER = "192.168.1.1"
@@ -757,6 +757,8 @@ def test_dataConnectionLostMidTransfer(anon: Server) -> None:
     dtp, transport = _connectData(anon, factory)
     anon.replies()
     transport.producer.resumeProducing()  # type: ignore[union-attr]
+    # Streamed: one chunk per request from the transport, not the whole file.
+    assert len(transport.value()) == basic.FileSender.CHUNK_SIZE
     producer = transport.producer
     assert producer is not None
     producer.stopProducing()
@@ -1044,3 +1046,18 @@ def test_brokenShellIsLogged(tmp_path: Path, logged: EventLoggingObserver) -> No
         e.get("log_failure") is not None and e["log_failure"].check(RuntimeError)
         for e in logged
     )
+
+
+def test_uploadWaitsForFile(alice: Server) -> None:
+    alice.ask("EPSV")
+    factory = alice.reactor.tcpServers[-1][1]
+    dtp, transport = _connectData(alice, factory)
+    # Nothing is read from the data connection before a file takes it.
+    assert transport.producerState == "paused"
+    alice.send("STOR early.bin")
+    assert alice.replies() == ["125 Data connection open; transfer starting."]
+    assert str(transport.producerState) == "producing"
+    dtp.dataReceived(b"data")
+    dtp.connectionLost(None)
+    assert alice.replies() == ["226 Transfer complete."]
+    assert (alice.alicehome / "early.bin").read_bytes() == b"data"
