@@ -41,9 +41,6 @@ GLib: Any = importlib.import_module("gi.repository.GLib")
 # longer wait is cut short and renewed.
 _LONGEST_WAIT_MS = 24 * 3600 * 1000
 
-_READ = GLib.IOCondition.IN | GLib.IOCondition.HUP | GLib.IOCondition.ERR
-_WRITE = GLib.IOCondition.OUT | GLib.IOCondition.HUP | GLib.IOCondition.ERR
-
 
 def _milliseconds(delay: float) -> int:
     # Rounding up: a timeout that fires early finds nothing due and has to
@@ -62,6 +59,9 @@ class GIReactor(PosixReactorBase):
         self._timeoutID: int | None = None
         self._tickTime = math.inf
         self._loop: Any = None
+        condition = GLib.IOCondition
+        self._readCondition = condition.IN | condition.HUP | condition.ERR
+        self._writeCondition = condition.OUT | condition.HUP | condition.ERR
         PosixReactorBase.__init__(self)
 
     # -- descriptors -----------------------------------------------------
@@ -76,7 +76,7 @@ class GIReactor(PosixReactorBase):
         sourceID = GLib.unix_fd_add_full(
             GLib.PRIORITY_DEFAULT,
             fd,
-            _READ if isRead else _WRITE,
+            self._readCondition if isRead else self._writeCondition,
             self._dispatch,
             selectable,
             isRead,
