@@ -23,13 +23,12 @@ from torsion.plugins import serviceMakers, torsion_echo, torsion_procmon
 from torsion.python import usage
 from torsion.runner.procmon import ProcessMonitor
 
-CORE_PLUGINS = {"echo", "portforward", "socks", "procmon"}
+CORE_PLUGINS = {"echo", "portforward", "socks", "procmon", "ftp"}
 
 
 def test_corePluginsRegistered() -> None:
     makers = serviceMakers()
     assert set(makers) >= CORE_PLUGINS
-    assert "ftp" not in makers
     for name in CORE_PLUGINS:
         maker = makers[name]
         verifyObject(IServiceMaker, maker)
@@ -232,3 +231,35 @@ def test_serviceMakerIsLazy() -> None:
     options = maker.options()
     options.parseOptions(["/bin/true"])
     assert isinstance(maker.makeService(options), ProcessMonitor)
+
+
+# -- ftp ------------------------------------------------------------------------
+
+
+def test_ftpPluginOptionsAndService(tmp_path: Path) -> None:
+    from torsion.plugins import torsion_ftp
+
+    with pytest.raises(usage.UsageError, match="no such directory"):
+        torsion_ftp.Options().parseOptions(["--root", str(tmp_path / "nope")])
+    with pytest.raises(usage.UsageError, match="needs --password-file"):
+        torsion_ftp.Options().parseOptions(["--root", str(tmp_path), "--no-anonymous"])
+    passwords = tmp_path / "passwd"
+    passwords.write_text("alice:secret\n")
+    options = torsion_ftp.Options()
+    options.parseOptions(
+        [
+            "--root",
+            str(tmp_path),
+            "--listen",
+            "tcp:7006",
+            "--password-file",
+            str(passwords),
+            "--no-anonymous",
+        ]
+    )
+    reactor = MemoryReactorClock()
+    made = torsion_ftp.makeService(options, reactor=reactor)
+    made.privilegedStartService()
+    port, factory = reactor.tcpServers[0][:2]
+    assert port == 7006
+    assert factory.allowAnonymous is False

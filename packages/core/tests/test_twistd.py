@@ -218,9 +218,8 @@ def freePort() -> int:
 def test_helpListsInstalledPlugins(argv: list[str]) -> None:
     result = run([*argv, "--help"])
     assert result.returncode == 0
-    for plugin in ("echo", "portforward", "socks", "procmon"):
+    for plugin in ("echo", "portforward", "socks", "procmon", "ftp"):
         assert re.search(rf"^\s+{plugin}\s+\S", result.stdout, re.M), result.stdout
-    assert "ftp" not in result.stdout
     for option in ("--reactor", "--logfile", "--pidfile", "--daemon", "--workers"):
         assert option in result.stdout
 
@@ -926,3 +925,34 @@ def test_socksPlugin(running: list[Command]) -> None:
         client.sendall(b"via socks")
         assert client.recv(100) == b"via socks"
     assert command.finish() == 0
+
+
+def test_ftpPlugin(tmp_path: Path, running: list[Command]) -> None:
+    import ftplib
+
+    (tmp_path / "readme.txt").write_bytes(b"served over FTP\n")
+    command = start(
+        running,
+        [
+            *PYTHON_M,
+            "ftp",
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+            "--root",
+            str(tmp_path),
+        ],
+    )
+    port = int(command.waitFor(LISTENING).group(1))
+    with ftplib.FTP() as client:
+        client.connect("127.0.0.1", port, timeout=WAIT)
+        client.login()  # anonymous
+        assert client.nlst() == ["readme.txt"]
+        received: list[bytes] = []
+        client.retrbinary("RETR readme.txt", received.append)
+        assert b"".join(received) == b"served over FTP\n"
+    assert command.finish() == 0
+
+
+def test_ftpPluginBadRoot(tmp_path: Path) -> None:
+    result = run([*PYTHON_M, "ftp", "--root", str(tmp_path / "missing")])
+    assertCleanError(result, "no such directory")
