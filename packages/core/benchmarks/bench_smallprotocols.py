@@ -73,7 +73,12 @@ def serveEcho(port: int) -> None:
                 selector.unregister(sock)
                 sock.close()
                 continue
-            sock.sendall(data)
+            try:
+                sock.sendall(data)
+            except OSError:
+                # The client went away mid-echo (end of a bulk run).
+                selector.unregister(sock)
+                sock.close()
 
 
 def serveProxy(kind: str, which: str, port: int, echoPort: int) -> None:
