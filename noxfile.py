@@ -112,12 +112,47 @@ def _testPaths(packages: list[Package]) -> list[str]:
     return [str(p.testsDir.relative_to(ROOT)) for p in packages if p.testsDir.is_dir()]
 
 
+#: Test processes run side by side (pytest-xdist): most tests wait on sockets,
+#: child processes and real peers rather than on the CPU, so more workers
+#: than cores shortens the run.  Override with TORSION_TEST_WORKERS (0: none).
+TEST_WORKERS = "4"
+
+
 def _pytest(session: nox.Session, paths: list[str]) -> None:
     if not paths:
         session.error("no tests to run")
+    import os
+
+    workers = os.environ.get("TORSION_TEST_WORKERS", TEST_WORKERS)
+    parallel = ["-n", workers] if workers not in ("", "0") else []
     session.run(
-        "python", "-m", "pytest", "-p", "no:cacheprovider", *paths, *session.posargs
-    )
+        "python", "-m", "pytest", "-p", "no:cacheprovider", *parallel, *paths,
+        *session.posargs,
+    )  # fmt: skip
+
+
+def _optionalTestRequirements(session: nox.Session, packages: list[Package]) -> None:
+    """
+    Install what ``packages/<name>/ci-pip.txt`` lists, one requirement at a
+    time, tolerating failure: these are the heavy or platform-dependent
+    extras of some integration tests (GUI toolkits), whose tests skip with
+    the reason when the requirement is missing.
+    """
+    for package in packages:
+        listing = package.path / "ci-pip.txt"
+        if not listing.is_file():
+            continue
+        for line in listing.read_text().splitlines():
+            requirement = line.split("#", 1)[0].strip()
+            if not requirement:
+                continue
+            try:
+                session.install(requirement, silent=True)
+            except CommandFailed:
+                session.warn(
+                    f"could not install optional test requirement {requirement!r}; "
+                    "the tests that need it will skip"
+                )
 
 
 def _wheel(session: nox.Session, source: Path, outdir: Path) -> Path:
@@ -149,6 +184,7 @@ def tests(session: nox.Session) -> None:
     """
     _installEditable(session, PACKAGES)
     session.install(*_testRequirements(PACKAGES), *_rootGroup("tools-test"))
+    _optionalTestRequirements(session, PACKAGES)
     _pytest(session, [*_testPaths(PACKAGES), "tools/tests"])
 
 
