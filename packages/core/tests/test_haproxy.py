@@ -23,6 +23,7 @@ from torsion.internet.interfaces import (
     IStreamServerEndpoint,
     IStreamServerEndpointStringParser,
 )
+from torsion.internet.task import Clock
 from torsion.internet.testing import StringTransport
 from torsion.protocols.haproxy import (
     MAX_V1_HEADER_LENGTH,
@@ -295,9 +296,11 @@ class Recorder(protocol.Protocol):
         self.lost.append(reason)
 
 
-def wrapped() -> tuple[Any, Recorder, StringTransport]:
+def wrapped(clock: Any = None) -> tuple[Any, Recorder, StringTransport]:
     recorder = Recorder()
-    factory = HAProxyWrappingFactory(protocol.Factory.forProtocol(lambda: recorder))
+    factory = HAProxyWrappingFactory(
+        protocol.Factory.forProtocol(lambda: recorder), clock=clock or Clock()
+    )
     wrapper = factory.buildProtocol(IPv4Address("TCP", "10.0.0.1", 1234))
     transport = StringTransport(
         hostAddress=IPv4Address("TCP", "10.0.0.2", 80),
@@ -428,3 +431,28 @@ def test_wrapperInterfaces() -> None:
     wrapper, _, _ = wrapped()
     assert verifyObject(IProtocol, wrapper)
     assert verifyObject(IProtocolFactory, wrapper.factory)
+
+
+def test_headerTimeout() -> None:
+    """
+    A connection that never sends its PROXY header is dropped after
+    HEADER_TIMEOUT seconds (LINE-11), and the wrapped protocol never sees it.
+    """
+    from torsion.protocols.haproxy import HEADER_TIMEOUT
+
+    clock = Clock()
+    wrapper, recorder, transport = wrapped(clock)
+    wrapper.dataReceived(b"PROXY TCP4 192.0.2.1")
+    clock.advance(HEADER_TIMEOUT - 0.5)
+    assert not transport.aborted
+    clock.advance(0.5)
+    assert transport.aborted
+    assert recorder.made == 0
+
+
+def test_headerTimeoutCancelledByHeader() -> None:
+    clock = Clock()
+    wrapper, recorder, _ = wrapped(clock)
+    wrapper.dataReceived(HEADERS[0])
+    assert recorder.made == 1
+    assert clock.getDelayedCalls() == []

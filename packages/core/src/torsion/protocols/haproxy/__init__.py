@@ -34,11 +34,13 @@ from torsion.protocols.haproxy._v2parser import (
     V2Parser,
 )
 from torsion.protocols.haproxy._wrapper import (
+    HEADER_TIMEOUT,
     HAProxyProtocolWrapper,
     HAProxyWrappingFactory,
 )
 
 __all__ = [
+    "HEADER_TIMEOUT",
     "MAX_V1_HEADER_LENGTH",
     "MAX_V2_HEADER_LENGTH",
     "V1_SIGNATURE",

@@ -33,11 +33,16 @@ class HAProxyServerEndpoint:
     factory in ``HAProxyWrappingFactory``.
     """
 
-    def __init__(self, wrappedEndpoint: IStreamServerEndpoint) -> None:
+    def __init__(
+        self, wrappedEndpoint: IStreamServerEndpoint, clock: Any = None
+    ) -> None:
         """
         :param wrappedEndpoint: where to really listen.
+        :param clock: the ``IReactorTime`` that times out connections that
+            send no header (the global reactor when ``None``).
         """
         self._wrappedEndpoint = wrappedEndpoint
+        self._clock = clock
 
     def listen(self, protocolFactory: IProtocolFactory) -> Deferred[IListeningPort]:
         """
@@ -47,19 +52,21 @@ class HAProxyServerEndpoint:
         :return: the wrapped endpoint's ``Deferred`` listening port.
         """
         listening: Deferred[IListeningPort] = self._wrappedEndpoint.listen(
-            HAProxyWrappingFactory(protocolFactory)
+            HAProxyWrappingFactory(protocolFactory, clock=self._clock)
         )
         return listening
 
 
-def proxyEndpoint(wrappedEndpoint: IStreamServerEndpoint) -> HAProxyServerEndpoint:
+def proxyEndpoint(
+    wrappedEndpoint: IStreamServerEndpoint, clock: Any = None
+) -> HAProxyServerEndpoint:
     """
     Wrap a server endpoint so its connections start with a PROXY header.
 
     :param wrappedEndpoint: where to really listen.
     :return: the wrapping endpoint.
     """
-    return HAProxyServerEndpoint(wrappedEndpoint)
+    return HAProxyServerEndpoint(wrappedEndpoint, clock)
 
 
 @implementer(IStreamServerEndpointStringParser)
@@ -90,7 +97,7 @@ class HAProxyServerParser:
             f"{quoteStringArgument(str(k))}={quoteStringArgument(str(v))}"
             for k, v in kwargs.items()
         ]
-        return proxyEndpoint(serverFromString(reactor, ":".join(fields)))
+        return proxyEndpoint(serverFromString(reactor, ":".join(fields)), reactor)
 
 
 #: The parser registered for the ``haproxy`` prefix.

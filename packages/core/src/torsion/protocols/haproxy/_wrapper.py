@@ -18,7 +18,10 @@ from torsion.protocols.haproxy._v2parser import V2_SIGNATURE, V2Parser
 from torsion.protocols.policies import ProtocolWrapper, WrappingFactory
 from torsion.python.failure import Failure
 
-__all__ = ["HAProxyProtocolWrapper", "HAProxyWrappingFactory"]
+__all__ = ["HEADER_TIMEOUT", "HAProxyProtocolWrapper", "HAProxyWrappingFactory"]
+
+HEADER_TIMEOUT = 30.0
+"""Seconds a connection may take to send its PROXY header before it is dropped."""
 
 _log = Logger(namespace="torsion.protocols.haproxy")
 
@@ -49,6 +52,7 @@ class HAProxyProtocolWrapper(ProtocolWrapper):
         self._parser: V1Parser | V2Parser | None = None
         self._pending = b""
         self._failed = False
+        self._headerTimeout: Any = None
 
     def makeConnection(self, transport: Any) -> None:
         """
@@ -60,6 +64,24 @@ class HAProxyProtocolWrapper(ProtocolWrapper):
         directlyProvides(self, providedBy(transport))
         protocol.Protocol.makeConnection(self, transport)
         self.factory.registerProtocol(self)
+        timeout = getattr(self.factory, "headerTimeout", None)
+        if timeout is not None:
+            self._headerTimeout = self.factory._clock().callLater(
+                timeout, self._headerTimedOut
+            )
+
+    def _headerTimedOut(self) -> None:
+        self._headerTimeout = None
+        if self.info is None and not self._failed:
+            self._failed = True
+            _log.info("closing connection: no PROXY header within the timeout")
+            self.transport.abortConnection()
+
+    def _cancelHeaderTimeout(self) -> None:
+        if self._headerTimeout is not None:
+            if self._headerTimeout.active():
+                self._headerTimeout.cancel()
+            self._headerTimeout = None
 
     def dataReceived(self, data: bytes) -> None:
         """
@@ -76,12 +98,14 @@ class HAProxyProtocolWrapper(ProtocolWrapper):
         try:
             info, rest = self._feed(data)
         except InvalidProxyHeader as e:
+            self._cancelHeaderTimeout()
             self._failed = True
             _log.info("closing connection: {error}", error=str(e))
             self.transport.loseConnection()
             return
         if info is None:
             return
+        self._cancelHeaderTimeout()
         self.info = info
         self.wrappedProtocol.makeConnection(self)
         if rest and not self.disconnecting:
@@ -134,6 +158,7 @@ class HAProxyProtocolWrapper(ProtocolWrapper):
         :param reason: why the connection was lost.
         """
         self.connected = False
+        self._cancelHeaderTimeout()
         self.factory.unregisterProtocol(self)
         if self.info is not None:
             self.wrappedProtocol.connectionLost(reason)
@@ -150,9 +175,32 @@ class HAProxyWrappingFactory(WrappingFactory):
     ::
 
         reactor.listenTCP(8080, HAProxyWrappingFactory(MyFactory()))
+
+    :param wrappedFactory: the factory of the real protocol.
+    :param headerTimeout: seconds a connection may take to send its header
+        before it is dropped (``None``: no limit).
+    :param clock: the ``IReactorTime`` for that timeout (the global reactor
+        when ``None``).
     """
 
     protocol = HAProxyProtocolWrapper
+
+    def __init__(
+        self,
+        wrappedFactory: Any,
+        headerTimeout: float | None = HEADER_TIMEOUT,
+        clock: Any = None,
+    ) -> None:
+        super().__init__(wrappedFactory)
+        self.headerTimeout = headerTimeout
+        self._clockOverride = clock
+
+    def _clock(self) -> Any:
+        if self._clockOverride is not None:
+            return self._clockOverride
+        import torsion.internet.reactor
+
+        return torsion.internet.reactor
 
     def logPrefix(self) -> str:
         """
