@@ -249,6 +249,8 @@ def typecheck(session: nox.Session) -> None:
     _installEditable(session, PACKAGES)
     # The test groups bring pytest, whose types the trial plugin uses.
     session.install(*_rootGroup("typecheck"), *_testRequirements(PACKAGES))
+    # The GUI reactors are typed against their toolkits (PySide6 ships types).
+    _optionalTestRequirements(session, PACKAGES)
     session.run("python", "tools/typecheck.py", *session.posargs)
 
 
