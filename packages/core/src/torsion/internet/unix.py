@@ -89,6 +89,40 @@ class _UNIXConnectionMixin:
     protocol: Any
     _sendmsgQueue: deque[int]
 
+    def doRead(self) -> Any:
+        """
+        Read data and any descriptors sent with it.
+
+        :return: ``None`` or why the connection ended.
+        """
+        return self._doReadUNIX()
+
+    def writeSomeData(self, data: bytes | memoryview) -> int | BaseException:
+        """
+        Send ``data``, with queued descriptors attached.
+
+        :param data: the bytes.
+        :return: the count sent, or ``ConnectionLost``.
+        """
+        if self._sendmsgQueue:
+            return self._writeWithDescriptors(data)
+        sent: int | BaseException = super().writeSomeData(data)  # type: ignore[misc]
+        return sent
+
+    def writeSomeBuffers(
+        self, buffers: deque[bytes | memoryview]
+    ) -> int | BaseException:
+        """
+        Send buffered data, with queued descriptors attached.
+
+        :param buffers: the buffered chunks.
+        :return: the count sent, or ``ConnectionLost``.
+        """
+        if self._sendmsgQueue:
+            return self._writeWithDescriptors(buffers[0])
+        sent: int | BaseException = super().writeSomeBuffers(buffers)  # type: ignore[misc]
+        return sent
+
     def sendFileDescriptor(self, descriptor: int) -> None:
         """
         Send a copy of ``descriptor`` to the peer along with the next bytes
@@ -195,38 +229,6 @@ class Server(_UNIXConnectionMixin, tcp.Server):
     def __repr__(self) -> str:
         where = self.server.port if self.server is not None else "?"
         return f"<{type(self.protocol).__name__} #{self.sessionno} on {where!r}>"
-
-    def doRead(self) -> Any:
-        """
-        Read data and any descriptors sent with it.
-
-        :return: ``None`` or why the connection ended.
-        """
-        return self._doReadUNIX()
-
-    def writeSomeData(self, data: bytes | memoryview) -> int | BaseException:
-        """
-        Send ``data``, with queued descriptors attached.
-
-        :param data: the bytes.
-        :return: the count sent, or ``ConnectionLost``.
-        """
-        if self._sendmsgQueue:
-            return self._writeWithDescriptors(data)
-        return tcp.Server.writeSomeData(self, data)
-
-    def writeSomeBuffers(
-        self, buffers: deque[bytes | memoryview]
-    ) -> int | BaseException:
-        """
-        Send buffered data, with queued descriptors attached.
-
-        :param buffers: the buffered chunks.
-        :return: the count sent, or ``ConnectionLost``.
-        """
-        if self._sendmsgQueue:
-            return self._writeWithDescriptors(buffers[0])
-        return tcp.Server.writeSomeBuffers(self, buffers)
 
     def getHost(self) -> UNIXAddress:  # type: ignore[override]
         """
@@ -440,38 +442,6 @@ class Client(_UNIXConnectionMixin, tcp.Client):
             )
             return
         self._startConnecting(socket.AF_UNIX, filename)
-
-    def doRead(self) -> Any:
-        """
-        Read data and any descriptors sent with it.
-
-        :return: ``None`` or why the connection ended.
-        """
-        return self._doReadUNIX()
-
-    def writeSomeData(self, data: bytes | memoryview) -> int | BaseException:
-        """
-        Send ``data``, with queued descriptors attached.
-
-        :param data: the bytes.
-        :return: the count sent, or ``ConnectionLost``.
-        """
-        if self._sendmsgQueue:
-            return self._writeWithDescriptors(data)
-        return tcp.Client.writeSomeData(self, data)
-
-    def writeSomeBuffers(
-        self, buffers: deque[bytes | memoryview]
-    ) -> int | BaseException:
-        """
-        Send buffered data, with queued descriptors attached.
-
-        :param buffers: the buffered chunks.
-        :return: the count sent, or ``ConnectionLost``.
-        """
-        if self._sendmsgQueue:
-            return self._writeWithDescriptors(buffers[0])
-        return tcp.Client.writeSomeBuffers(self, buffers)
 
     def getHost(self) -> UNIXAddress:  # type: ignore[override]
         """
