@@ -46,7 +46,7 @@ from torsion.internet.interfaces import (
     IReadDescriptor,
     IWriteDescriptor,
 )
-from torsion.internet.posixbase import PosixReactorBase
+from torsion.internet.posixbase import PosixReactorBase, _TableFDSetMixin
 
 __all__ = ["AsyncioSelectorReactor", "install", "makeReactor"]
 
@@ -56,7 +56,7 @@ _LONGEST_WAIT = 86400.0
 
 
 @implementer(IReactorFDSet)
-class AsyncioSelectorReactor(PosixReactorBase):
+class AsyncioSelectorReactor(_TableFDSetMixin, PosixReactorBase):
     """
     A reactor driven by an asyncio event loop.
 
@@ -172,36 +172,6 @@ class AsyncioSelectorReactor(PosixReactorBase):
         except (OSError, ValueError):
             # Closed already: the selector forgets it by itself.
             pass
-
-    def removeAll(self) -> list[IReadDescriptor | IWriteDescriptor]:
-        """
-        Stop watching everything but the reactor's own descriptors.
-
-        :return: what was removed.
-        """
-        removed: list[Any] = []
-        for reader in list(self._readers):
-            if reader in self._internalReaders:
-                continue
-            self.removeReader(reader)
-            removed.append(reader)
-        for writer in list(self._writers):
-            self.removeWriter(writer)
-            if writer not in removed:
-                removed.append(writer)
-        return removed
-
-    def getReaders(self) -> list[IReadDescriptor]:
-        """
-        :return: the descriptors watched for readability.
-        """
-        return [r for r in self._readers if r not in self._internalReaders]
-
-    def getWriters(self) -> list[IWriteDescriptor]:
-        """
-        :return: the descriptors watched for writability.
-        """
-        return list(self._writers)
 
     # -- time and wake-ups -----------------------------------------------
 

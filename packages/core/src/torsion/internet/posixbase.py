@@ -85,6 +85,102 @@ class _Waker:
             self.readFD = self.writeFD = -1
 
 
+class _TableFDSetMixin:
+    """
+    ``IReactorFDSet`` bookkeeping for reactors that keep the descriptors they
+    watch in two dictionaries, ``_readers`` and ``_writers`` (descriptor to
+    whatever handle the underlying event loop gave for it), as the reactors
+    driven by a foreign loop (asyncio, Qt, GLib) do.  The reactor supplies
+    ``removeReader`` and ``removeWriter``.
+    """
+
+    _readers: dict[Any, Any]
+    _writers: dict[Any, Any]
+    _internalReaders: Any
+
+    def removeReader(self, reader: IReadDescriptor) -> None:
+        raise NotImplementedError
+
+    def removeWriter(self, writer: IWriteDescriptor) -> None:
+        raise NotImplementedError
+
+    def removeAll(self) -> list[IReadDescriptor | IWriteDescriptor]:
+        """
+        Stop watching everything but the reactor's own descriptors.
+
+        :return: what was removed.
+        """
+        removed: list[Any] = []
+        for reader in list(self._readers):
+            if reader in self._internalReaders:
+                continue
+            self.removeReader(reader)
+            removed.append(reader)
+        for writer in list(self._writers):
+            self.removeWriter(writer)
+            if writer not in removed:
+                removed.append(writer)
+        return removed
+
+    def getReaders(self) -> list[IReadDescriptor]:
+        """
+        :return: the descriptors watched for readability.
+        """
+        return [r for r in self._readers if r not in self._internalReaders]
+
+    def getWriters(self) -> list[IWriteDescriptor]:
+        """
+        :return: the descriptors watched for writability.
+        """
+        return list(self._writers)
+
+
+class _HandleFDSetMixin(_TableFDSetMixin):
+    """
+    ``_TableFDSetMixin`` for reactors whose ``_add(selectable, table, isRead)``
+    and ``_remove(selectable, table)`` register one watch per descriptor
+    and direction with the foreign loop.
+    """
+
+    def _add(self, selectable: Any, registered: dict[Any, Any], isRead: bool) -> None:
+        raise NotImplementedError
+
+    def _remove(self, selectable: Any, registered: dict[Any, Any]) -> None:
+        raise NotImplementedError
+
+    def addReader(self, reader: IReadDescriptor) -> None:
+        """
+        Watch ``reader`` for readability.
+
+        :param reader: the descriptor.
+        """
+        self._add(reader, self._readers, True)
+
+    def addWriter(self, writer: IWriteDescriptor) -> None:
+        """
+        Watch ``writer`` for writability.
+
+        :param writer: the descriptor.
+        """
+        self._add(writer, self._writers, False)
+
+    def removeReader(self, reader: IReadDescriptor) -> None:
+        """
+        Stop watching ``reader`` for readability.
+
+        :param reader: the descriptor.
+        """
+        self._remove(reader, self._readers)
+
+    def removeWriter(self, writer: IWriteDescriptor) -> None:
+        """
+        Stop watching ``writer`` for writability.
+
+        :param writer: the descriptor.
+        """
+        self._remove(writer, self._writers)
+
+
 @implementer(
     IReactorFDSet,
     IReactorTCP,

@@ -39,8 +39,7 @@ from PySide6.QtCore import (
 
 from torsion.internet import error
 from torsion.internet.base import DelayedCall
-from torsion.internet.interfaces import IReadDescriptor, IWriteDescriptor
-from torsion.internet.posixbase import PosixReactorBase
+from torsion.internet.posixbase import PosixReactorBase, _HandleFDSetMixin
 
 __all__ = ["QtReactor", "install", "makeReactor"]
 
@@ -55,7 +54,7 @@ def _milliseconds(delay: float) -> int:
     return min(_LONGEST_WAIT_MS, max(0, math.ceil(delay * 1000)))
 
 
-class QtReactor(PosixReactorBase):
+class QtReactor(_HandleFDSetMixin, PosixReactorBase):
     """
     A reactor driven by Qt's event loop.
     """
@@ -105,68 +104,6 @@ class QtReactor(PosixReactorBase):
             return
         notifier.setEnabled(False)
         self._retired.append(notifier)
-
-    def addReader(self, reader: IReadDescriptor) -> None:
-        """
-        Watch ``reader`` for readability.
-
-        :param reader: the descriptor.
-        """
-        self._add(reader, self._readers, True)
-
-    def addWriter(self, writer: IWriteDescriptor) -> None:
-        """
-        Watch ``writer`` for writability.
-
-        :param writer: the descriptor.
-        """
-        self._add(writer, self._writers, False)
-
-    def removeReader(self, reader: IReadDescriptor) -> None:
-        """
-        Stop watching ``reader`` for readability.
-
-        :param reader: the descriptor.
-        """
-        self._remove(reader, self._readers)
-
-    def removeWriter(self, writer: IWriteDescriptor) -> None:
-        """
-        Stop watching ``writer`` for writability.
-
-        :param writer: the descriptor.
-        """
-        self._remove(writer, self._writers)
-
-    def removeAll(self) -> list[IReadDescriptor | IWriteDescriptor]:
-        """
-        Stop watching everything but the reactor's own descriptors.
-
-        :return: what was removed.
-        """
-        removed: list[Any] = []
-        for reader in list(self._readers):
-            if reader in self._internalReaders:
-                continue
-            self.removeReader(reader)
-            removed.append(reader)
-        for writer in list(self._writers):
-            self.removeWriter(writer)
-            if writer not in removed:
-                removed.append(writer)
-        return removed
-
-    def getReaders(self) -> list[IReadDescriptor]:
-        """
-        :return: the descriptors watched for readability.
-        """
-        return [r for r in self._readers if r not in self._internalReaders]
-
-    def getWriters(self) -> list[IWriteDescriptor]:
-        """
-        :return: the descriptors watched for writability.
-        """
-        return list(self._writers)
 
     def _dispatch(
         self, selectable: Any, fd: int, isRead: bool, notifier: QSocketNotifier
