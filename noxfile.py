@@ -25,6 +25,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -117,6 +118,10 @@ def _testPaths(packages: list[Package]) -> list[str]:
 #: than cores shortens the run.  Override with TORSION_TEST_WORKERS (0: none).
 TEST_WORKERS = "4"
 
+#: The temporary directory of the process running nox, captured before any
+#: session points TMPDIR into its own (deep) directory.
+SYSTEM_TMP = tempfile.gettempdir()
+
 
 def _pytest(session: nox.Session, paths: list[str]) -> None:
     if not paths:
@@ -128,6 +133,10 @@ def _pytest(session: nox.Session, paths: list[str]) -> None:
     session.run(
         "python", "-m", "pytest", "-p", "no:cacheprovider", *parallel, *paths,
         *session.posargs,
+        # Tests bind Unix sockets under their temporary directories, whose
+        # paths must stay under the kernel's 108-byte limit: use the system's
+        # short temporary directory, not the session's deep one.
+        env={"TMPDIR": SYSTEM_TMP},
     )  # fmt: skip
 
 
