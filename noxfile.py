@@ -130,6 +130,9 @@ def _pytest(session: nox.Session, paths: list[str]) -> None:
 
     workers = os.environ.get("TORSION_TEST_WORKERS", TEST_WORKERS)
     parallel = ["-n", workers] if workers not in ("", "0") else []
+    if parallel:
+        # The pipeline's choice, so no package's test group has to name it.
+        session.install(*[r for r in _rootGroup("tools-test") if "xdist" in r])
     session.run(
         "python", "-m", "pytest", "-p", "no:cacheprovider", *parallel, *paths,
         *session.posargs,
