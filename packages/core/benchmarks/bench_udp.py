@@ -9,6 +9,10 @@ process and every load generator in its own process:
   counts what it reads over a fixed window (its receive capacity).
 - ``echo``: two client processes keep 64 datagrams each in flight against an
   echo server and count the replies (read + write per datagram).
+- ``drain``: in one process, 2,000 datagrams are queued on the port's socket
+  and the port's ``doRead`` is timed draining them, beside a bare
+  ``recvfrom`` loop (the floor: one system call per datagram, which no
+  pure-Python reactor can go below).
 
 Run with the benchmark environment, where Twisted is installed::
 
@@ -192,6 +196,81 @@ def load(mode: str, port: int) -> None:
 
 
 # ---------------------------------------------------------------------------
+# The read path alone (``bench_udp.py drain IMPL``)
+
+DRAIN_BATCH = 2000
+DRAIN_ROUNDS = 150
+
+
+def drain(which: str) -> None:
+    """
+    Print the datagrams per second the read path of ``which`` (``torsion``,
+    ``twisted`` or ``floor``) drains from a socket filled beforehand.
+    """
+    count = [0]
+    if which == "floor":
+        receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        receiver.bind(("127.0.0.1", 0))
+        receiver.setblocking(False)
+        recvfrom = receiver.recvfrom
+
+        def doRead() -> None:
+            for _ in range(256):
+                try:
+                    recvfrom(8192)
+                except BlockingIOError:
+                    return
+                count[0] += 1
+
+    else:
+        if which == "torsion":
+            from torsion.internet.main import makeReactor
+            from torsion.internet.protocol import DatagramProtocol
+
+            reactor = makeReactor("epoll")
+        else:
+            from twisted.internet import epollreactor
+            from twisted.internet.protocol import DatagramProtocol
+
+            reactor = epollreactor.EPollReactor()
+
+        class Counter(DatagramProtocol):
+            noisy = False
+
+            def datagramReceived(self, data, addr):  # type: ignore[no-untyped-def]
+                count[0] += 1
+
+        port = reactor.listenUDP(0, Counter(), interface="127.0.0.1")
+        receiver = port.socket
+        doRead = port.doRead
+    receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.connect(receiver.getsockname())
+    elapsed = 0.0
+    for _ in range(DRAIN_ROUNDS):
+        for _ in range(DRAIN_BATCH):
+            sender.send(PAYLOAD)
+        before = count[0]
+        started = time.perf_counter()
+        while count[0] - before < DRAIN_BATCH:
+            doRead()
+        elapsed += time.perf_counter() - started
+    rate = DRAIN_ROUNDS * DRAIN_BATCH / elapsed
+    sys.stdout.write(f"RATE {rate:.1f} {rate:.1f}\n")
+
+
+def _drainRate(which: str) -> float:
+    out = subprocess.run(
+        [sys.executable, __file__, "drain", which],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    return float(out.split()[1])
+
+
+# ---------------------------------------------------------------------------
 # Driver
 
 
@@ -265,6 +344,19 @@ def main() -> None:
                 f"{mode:<9} {name:<10} torsion/Twisted {versusTwisted:>6}"
                 f"   torsion/asyncio {versusAsyncio:.2f}x"
             )
+    drainers = [("torsion (epoll)", "torsion"), ("recvfrom floor", "floor")]
+    if _twistedAvailable():
+        drainers.insert(1, ("Twisted (epoll)", "twisted"))
+    drained = {label: _drainRate(which) for label, which in drainers}
+    for label, rate in drained.items():
+        print(f"{'drain':<9} {label:<27} {rate:>12,.0f} {'':>12}")
+    ours = drained["torsion (epoll)"]
+    twisted = drained.get("Twisted (epoll)")
+    ratios.append(
+        f"{'drain':<9} {'CPU':<10} torsion/Twisted "
+        f"{(f'{ours / twisted:.2f}x' if twisted else '-'):>6}"
+        f"   torsion/floor {ours / drained['recvfrom floor']:.2f}x"
+    )
     print()
     print("\n".join(ratios))
 
@@ -278,6 +370,8 @@ if __name__ == "__main__":
             serveTwisted(mode)
         else:
             serveAsyncio(mode)
+    elif len(sys.argv) > 1 and sys.argv[1] == "drain":
+        drain(sys.argv[2])
     elif len(sys.argv) > 1 and sys.argv[1] == "load":
         load(sys.argv[2], int(sys.argv[3]))
     else:
