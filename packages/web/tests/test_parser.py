@@ -493,14 +493,14 @@ def test_formatRequestHeadRefuses(method: Any, target: Any, headers: Any) -> Non
 def test_formatResponseHead() -> None:
     head = formatResponseHead(b"HTTP/1.1", 200, b"OK", [(b"Content-Length", b"0")])
     assert head == b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
-    args: tuple[Any, ...]
-    for args in [
+    cases: list[tuple[Any, ...]] = [
         (b"HTTP/1.1", 200, b"OK\r\nX: y", []),
         (b"HTTP/1.1", 2000, b"OK", []),
         (b"HTTP/1.1", "200", b"OK", []),
         (b"HTTP/3", 200, b"OK", []),
         (b"HTTP/1.1", 200, b"OK", [(b"A", b"\r\n")]),
-    ]:
+    ]
+    for args in cases:
         with pytest.raises(LocalProtocolError):
             formatResponseHead(*args)
 
