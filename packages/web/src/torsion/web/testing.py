@@ -300,6 +300,13 @@ class DummyRequest:
         urlpath = importlib.import_module("torsion.python.urlpath")
         return urlpath.URLPath.fromBytes(self.prePathURL())
 
+    def render(self, resource: IResource) -> None:
+        """
+        Render ``resource`` into this request, as the server's
+        ``Request.render`` does (see the module's ``render`` function).
+        """
+        render(resource, self)
+
     # -- response side ----------------------------------------------------
 
     def setResponseCode(self, code: int, message: bytes | None = None) -> None:
