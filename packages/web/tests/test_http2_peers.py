@@ -1,0 +1,143 @@
+"""
+HTTP/2 over real loopback sockets with real clients: curl (prior knowledge,
+ALPN over TLS) and h2load.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from webhelpers import requireCommand, runPeer
+
+from torsion.internet.protocol import Factory
+from torsion.web._http2 import H2Connection
+
+ssl = pytest.importorskip("torsion.internet.ssl", reason="needs torsion-core[tls]")
+
+
+class Request:
+    """
+    A tiny request, answering with what it saw; the server-level tests in
+    ``test_http2_site`` use the real ``Site``.
+    """
+
+    def __init__(self, channel: Any) -> None:
+        from torsion.web.http_headers import Headers
+
+        self.channel = channel
+        self.requestHeaders = Headers()
+        self.body = b""
+
+    def gotLength(self, length: int | None) -> None:
+        pass
+
+    def handleContentChunk(self, data: bytes) -> None:
+        self.body += data
+
+    def requestReceived(self, method: bytes, uri: bytes, version: bytes) -> None:
+        secure = b"secure" if self.channel.isSecure() else b"plain"
+        body = b"%s %s %s %s %s\n" % (method, uri, version, secure, self.body)
+        self.channel.writeHeaders(
+            version, 200, b"OK", [(b"Content-Length", b"%d" % len(body))]
+        )
+        self.channel.write(body)
+        self.channel.requestDone(self)
+
+    def connectionLost(self, reason: Any) -> None:
+        pass
+
+
+class H2OnlyFactory(Factory):
+    """
+    A listener that speaks nothing but HTTP/2.
+    """
+
+    requestFactory = Request
+    maxRequestBody = 1024 * 1024
+    timeOut = 60.0
+
+    def __init__(self, reactor: Any) -> None:
+        self.reactor = reactor
+
+    def buildProtocol(self, addr: Any) -> H2Connection:
+        return H2Connection(self, self.reactor)
+
+
+async def test_curlPriorKnowledge(reactor: Any) -> None:
+    curl = requireCommand("curl")
+    port = reactor.listenTCP(0, H2OnlyFactory(reactor), interface="127.0.0.1")
+    try:
+        url = f"http://127.0.0.1:{port.getHost().port}/pk?q=1"
+        result = await runPeer(
+            [
+                curl,
+                "-sS",
+                "--http2-prior-knowledge",
+                "-d",
+                "hello",
+                "-w",
+                "%{http_version}",
+                url,
+            ]
+        )
+    finally:
+        await port.stopListening()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"POST /pk?q=1 HTTP/2 plain hello\n2"
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str]:
+    directory: Path = tmp_path_factory.mktemp("h2pki")
+    ca = ssl.KeyPair.generate("ec").selfSignedCert(1, isCA=True, commonName="H2 CA")
+    server = ca.issue("localhost", hostnames=["localhost", "127.0.0.1"])
+    caFile = directory / "ca.pem"
+    caFile.write_bytes(ca.dump(ssl.FILETYPE_PEM))
+    return server, str(caFile)
+
+
+async def test_curlALPN(reactor: Any, pki: tuple[Any, str]) -> None:
+    """
+    ``curl --http2`` over TLS negotiates h2 with ALPN; the request sees a
+    secure connection.
+    """
+    curl = requireCommand("curl")
+    server, caFile = pki
+    options = ssl.CertificateOptions(
+        privateKey=server.privateKey,
+        certificate=server,
+        acceptableProtocols=[b"h2", b"http/1.1"],
+    )
+    port = reactor.listenSSL(0, H2OnlyFactory(reactor), options, interface="127.0.0.1")
+    try:
+        url = f"https://127.0.0.1:{port.getHost().port}/tls"
+        result = await runPeer(
+            [curl, "-sS", "--http2", "--cacert", caFile, "-w", "%{http_version}", url]
+        )
+    finally:
+        await port.stopListening()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"GET /tls HTTP/2 secure \n2"
+
+
+async def test_h2load(reactor: Any) -> None:
+    """
+    h2load's 1000 requests over 4 connections, 10 streams at a time, all
+    succeed.
+    """
+    h2load = requireCommand("h2load", "nghttp2-client")
+    port = reactor.listenTCP(0, H2OnlyFactory(reactor), interface="127.0.0.1")
+    try:
+        url = f"http://127.0.0.1:{port.getHost().port}/load"
+        result = await runPeer([h2load, "-n", "1000", "-c", "4", "-m", "10", url])
+    finally:
+        await port.stopListening()
+    out = result.stdout.decode()
+    assert result.returncode == 0, out + result.stderr.decode()
+    assert re.search(
+        r"requests: 1000 total, 1000 started, 1000 done, 1000 succeeded", out
+    ), out
+    assert re.search(r"status codes: 1000 2xx", out), out
