@@ -28,8 +28,11 @@ import math
 from typing import Any
 
 from torsion.internet import error
-from torsion.internet.base import DelayedCall
-from torsion.internet.posixbase import PosixReactorBase, _HandleFDSetMixin
+from torsion.internet.posixbase import (
+    PosixReactorBase,
+    _ForeignTimerMixin,
+    _HandleFDSetMixin,
+)
 
 __all__ = ["GIReactor", "install", "makeReactor"]
 
@@ -47,7 +50,7 @@ def _milliseconds(delay: float) -> int:
     return min(_LONGEST_WAIT_MS, max(0, math.ceil(delay * 1000)))
 
 
-class GIReactor(_HandleFDSetMixin, PosixReactorBase):
+class GIReactor(_ForeignTimerMixin, _HandleFDSetMixin, PosixReactorBase):
     """
     A reactor driven by the GLib main loop (the default main context).
     """
@@ -144,25 +147,6 @@ class GIReactor(_HandleFDSetMixin, PosixReactorBase):
         self._tickTime = math.inf
         self._runPending()
         return False
-
-    def callLater(
-        self, delay: float, callable: Any, *args: Any, **kw: Any
-    ) -> DelayedCall:
-        """
-        Call ``callable(*args, **kw)`` after ``delay`` seconds.
-
-        :param delay: seconds to wait, at least ``0``.
-        :param callable: what to call.
-        :return: a ``DelayedCall``.
-        :raises ValueError: if ``delay`` is negative.
-        """
-        dc = PosixReactorBase.callLater(self, delay, callable, *args, **kw)
-        self._scheduleTick(dc.time)
-        return dc
-
-    def _moveCallLaterSooner(self, dc: DelayedCall) -> None:
-        PosixReactorBase._moveCallLaterSooner(self, dc)
-        self._scheduleTick(dc.getTime())
 
     # -- running ---------------------------------------------------------
 

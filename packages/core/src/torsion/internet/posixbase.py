@@ -16,7 +16,7 @@ from zope.interface import implementer
 
 from torsion.internet import error
 from torsion.internet._signals import SignalHandling
-from torsion.internet.base import ReactorBase, _logPrefixOf
+from torsion.internet.base import DelayedCall, ReactorBase, _logPrefixOf
 from torsion.internet.interfaces import (
     IConnector,
     IListeningPort,
@@ -133,6 +133,38 @@ class _TableFDSetMixin:
         :return: the descriptors watched for writability.
         """
         return list(self._writers)
+
+
+class _ForeignTimerMixin:
+    """
+    For reactors driven by another library's loop (GLib, Qt): every new or
+    sooner-moved ``DelayedCall`` re-arms that loop's single timer through
+    ``_scheduleTick(when)``, which the reactor defines.
+    """
+
+    def _scheduleTick(self, when: float) -> None:
+        raise NotImplementedError
+
+    def callLater(
+        self, delay: float, callable: Any, *args: Any, **kw: Any
+    ) -> DelayedCall:
+        """
+        Call ``callable(*args, **kw)`` after ``delay`` seconds.
+
+        :param delay: seconds to wait, at least ``0``.
+        :param callable: what to call.
+        :return: a ``DelayedCall``.
+        :raises ValueError: if ``delay`` is negative.
+        """
+        dc: DelayedCall = super().callLater(  # type: ignore[misc]
+            delay, callable, *args, **kw
+        )
+        self._scheduleTick(dc.time)
+        return dc
+
+    def _moveCallLaterSooner(self, dc: DelayedCall) -> None:
+        super()._moveCallLaterSooner(dc)  # type: ignore[misc]
+        self._scheduleTick(dc.getTime())
 
 
 class _HandleFDSetMixin(_TableFDSetMixin):

@@ -38,8 +38,11 @@ from PySide6.QtCore import (
 )
 
 from torsion.internet import error
-from torsion.internet.base import DelayedCall
-from torsion.internet.posixbase import PosixReactorBase, _HandleFDSetMixin
+from torsion.internet.posixbase import (
+    PosixReactorBase,
+    _ForeignTimerMixin,
+    _HandleFDSetMixin,
+)
 
 __all__ = ["QtReactor", "install", "makeReactor"]
 
@@ -54,7 +57,7 @@ def _milliseconds(delay: float) -> int:
     return min(_LONGEST_WAIT_MS, max(0, math.ceil(delay * 1000)))
 
 
-class QtReactor(_HandleFDSetMixin, PosixReactorBase):
+class QtReactor(_ForeignTimerMixin, _HandleFDSetMixin, PosixReactorBase):
     """
     A reactor driven by Qt's event loop.
     """
@@ -153,25 +156,6 @@ class QtReactor(_HandleFDSetMixin, PosixReactorBase):
         self._tickTime = math.inf
         self._retired.clear()
         self._runPending()
-
-    def callLater(
-        self, delay: float, callable: Any, *args: Any, **kw: Any
-    ) -> DelayedCall:
-        """
-        Call ``callable(*args, **kw)`` after ``delay`` seconds.
-
-        :param delay: seconds to wait, at least ``0``.
-        :param callable: what to call.
-        :return: a ``DelayedCall``.
-        :raises ValueError: if ``delay`` is negative.
-        """
-        dc = PosixReactorBase.callLater(self, delay, callable, *args, **kw)
-        self._scheduleTick(dc.time)
-        return dc
-
-    def _moveCallLaterSooner(self, dc: DelayedCall) -> None:
-        PosixReactorBase._moveCallLaterSooner(self, dc)
-        self._scheduleTick(dc.getTime())
 
     # -- running ---------------------------------------------------------
 
