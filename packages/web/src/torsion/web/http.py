@@ -1,0 +1,1731 @@
+"""
+The HTTP/1.x server protocol: ``HTTPChannel`` (one per connection),
+``Request`` (one per request) and ``HTTPFactory`` (configuration and the
+access log); status code constants, HTTP dates and cookie/form parsing.
+
+Most applications use ``torsion.web.server.Site``, which builds on these.
+
+Request lifecycle
+-----------------
+
+For every request head it parses, the channel creates
+``factory.requestFactory(channel)`` and then calls, in order:
+
+1. ``request.requestHeaders`` is set (a ``Headers``);
+2. ``request.gotLength(length)``: the body length, or ``None`` for a chunked
+   body; the request prepares ``request.content`` (memory, or a temporary
+   file above ``Request.spoolThreshold`` bytes);
+3. ``request.handleContentChunk(data)`` for each piece of the body;
+4. ``request.requestReceived(method, target, version)``: the request parses
+   ``args`` (query string and form bodies) and calls ``process()``.
+
+``process()`` writes the response with ``setResponseCode``, ``setHeader``,
+``write`` and ``finish``.  The base ``Request.process`` answers 404;
+``torsion.web.server.Request`` overrides it to render resources.
+
+Requests on one connection are handled one at a time, strictly in order:
+bytes of pipelined requests are held (and reading paused once
+``maxPipelinedRequests`` heads or 64 KiB wait) until the current response
+finishes.
+
+Writing through a channel
+-------------------------
+
+A request talks to its channel only through ``_IRequestChannel`` (below), so
+the same ``Request`` serves HTTP/1.x (``HTTPChannel``) and HTTP/2 streams
+(``torsion.web._http2``).  The HTTP/1.x channel does the framing
+(Content-Length, chunked, or close-delimited; keep-alive); the request only
+supplies the status, the headers and the body bytes.
+
+Limits
+------
+
+``HTTPFactory`` takes the limits as keyword arguments (and keeps them as
+attributes of the same names): ``maxRequestLineLength`` (8 KiB, 414),
+``maxHeaderSize`` (whole head, 16 KiB, 431), ``maxHeaderFieldSize`` (8 KiB,
+431), ``maxHeaders`` (500, 431), ``maxRequestBody`` (1 MiB, 413; ``None``
+for no limit), ``maxPipelinedRequests`` (16), ``maxRequestsPerConnection``
+(1000), ``maxFormFields`` (1000, 400), and the timers ``timeout`` (idle
+keep-alive, 75 s), ``headerTimeout`` (the whole head, 60 s),
+``bodyTimeout`` (idle while reading a body, 60 s) and ``abortTimeout``
+(15 s after a close stalls).
+
+Switching protocols
+-------------------
+
+After writing a ``101 Switching Protocols`` response head, a resource calls
+``request.channel._switchProtocol(protocol)``: the channel stops parsing
+HTTP, connects ``protocol`` to the transport (``makeConnection``), hands it
+the bytes already received after the request's head, and from then on
+forwards every ``dataReceived`` and ``connectionLost`` to it.  HTTP/2 is
+reached the same way, through ALPN (``h2``) on TLS connections and the h2c
+upgrade on cleartext ones, when the ``h2`` package is installed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import tempfile
+import time
+from collections.abc import Callable
+from typing import IO, Any, Final
+
+from zope.interface import Attribute, Interface, implementer
+
+from torsion.internet import interfaces
+from torsion.internet.defer import Deferred
+from torsion.internet.error import ConnectionDone
+from torsion.internet.protocol import Protocol, ServerFactory, connectionDone
+from torsion.logger import Logger
+from torsion.python.failure import Failure
+from torsion.web import _httputil, _parser, iweb
+from torsion.web._httputil import *  # noqa: F403
+from torsion.web._httputil import (
+    NOT_FOUND,
+    NOT_MODIFIED,
+    OK,
+    PRECONDITION_FAILED,
+    RESPONSES,
+    datetimeToLogString,
+    datetimeToString,
+    parseCookies,
+    parseMultipart,
+    parseQueryString,
+    stringToDatetime,
+)
+from torsion.web._version import __version__
+from torsion.web.http_headers import Headers, canonicalName
+
+__all__ = [
+    "CACHED",
+    "HTTPChannel",
+    "HTTPFactory",
+    "Request",
+    "combinedLogFormatter",
+    "proxiedLogFormatter",
+]
+__all__ += _httputil.__all__
+
+
+class _CachedType:
+    def __repr__(self) -> str:
+        return "CACHED"
+
+
+#: Returned by ``setLastModified`` and ``setETag`` when the client's cached
+#: copy is current (the response is then a bodiless 304 or 412).
+CACHED: Final = _CachedType()
+
+#: The ``Server`` header sent unless the response sets one.
+SERVER_VERSION: Final = b"torsion-web/" + __version__.encode("ascii")
+
+_accessLog = Logger(namespace="torsion.web.access")
+_log = Logger(namespace="torsion.web.http")
+
+_canonicalNames: dict[bytes, bytes] = {}
+
+
+def _canonical(name: bytes) -> bytes:
+    canonical = _canonicalNames.get(name)
+    if canonical is None:
+        canonical = canonicalName(name)
+        if len(_canonicalNames) < 1000:
+            _canonicalNames[name] = canonical
+    return canonical
+
+
+class _DateCache:
+    """
+    The current HTTP date and log date, computed once per second.
+    """
+
+    second = -1
+    httpDate = b""
+    logDate = ""
+
+    def update(self, now: float) -> None:
+        second = int(now)
+        if second != self.second:
+            self.second = second
+            self.httpDate = datetimeToString(second)
+            self.logDate = datetimeToLogString(second)
+
+
+_dates = _DateCache()
+_logDates = _DateCache()
+
+
+def _currentDate() -> bytes:
+    _dates.update(time.time())
+    return _dates.httpDate
+
+
+class _IRequestChannel(Interface):
+    """
+    What a ``Request`` uses of its channel.  ``HTTPChannel`` provides it for
+    HTTP/1.x; an HTTP/2 stream provides it for one stream.
+
+    The channel drives the request with ``requestHeaders``, ``gotLength``,
+    ``handleContentChunk``, ``requestReceived`` and, when the peer goes
+    away first, ``connectionLost(reason)``.  The request answers through:
+
+    - ``writeHeaders(version, code, reason, headers)`` once (before the first
+      body byte or at ``finish``), with a ``Headers`` already holding
+      ``Date``, ``Server``, ``Set-Cookie`` and, when known,
+      ``Content-Length``; the channel adds its own framing fields;
+    - ``write(data)`` for body bytes (never for HEAD, 1xx, 204 or 304
+      responses; an empty ``write`` only flushes the head);
+    - ``requestDone(request)`` at ``finish``.
+    """
+
+    transport = Attribute(
+        "The connection's transport (or the stream standing for it); the "
+        "request exposes it as ``request.transport``."
+    )
+    factory = Attribute("The factory (``HTTPFactory`` or ``Site``), or ``None``.")
+
+    def writeHeaders(version: bytes, code: int, reason: bytes, headers: Any) -> None:
+        """
+        Send the response's status line and header fields.
+        """
+
+    def write(data: bytes) -> None:
+        """
+        Send response body bytes.
+        """
+
+    def requestDone(request: Any) -> None:
+        """
+        The response to ``request`` is complete.
+        """
+
+    def getPeer() -> Any:
+        """
+        :return: the client's address.
+        """
+
+    def getHost() -> Any:
+        """
+        :return: the server's address.
+        """
+
+    def isSecure() -> bool:
+        """
+        :return: whether the connection is encrypted (TLS).
+        """
+
+    def loseConnection() -> None:
+        """
+        Close the connection (or, for HTTP/2, reset the stream).
+        """
+
+    def registerProducer(producer: Any, streaming: bool) -> None:
+        """
+        Let ``producer`` feed the response with flow control.
+        """
+
+    def unregisterProducer() -> None:
+        """
+        Forget the producer.
+        """
+
+
+_BODYLESS_CODES: Final = frozenset({204, 304})
+_BASIC = b"basic "
+
+
+@implementer(interfaces.IConsumer)
+class Request:
+    """
+    One HTTP request and its response.
+
+    :param channel: the channel (``_IRequestChannel``) the request came from.
+    :param queued: ignored; accepted for compatibility.
+
+    :ivar method: the method, ``bytes``.
+    :ivar uri: the request target as received, ``bytes``.
+    :ivar path: ``uri`` without its query string.
+    :ivar args: query string and form fields, ``{bytes: [bytes, ...]}``.
+    :ivar content: the body, a file positioned at its start.
+    :ivar clientproto: the request's version, such as ``b"HTTP/1.1"``.
+    :ivar code: the response status code.
+    :ivar code_message: the response reason phrase.
+    :ivar requestHeaders: the request's ``Headers``.
+    :ivar responseHeaders: the response's ``Headers``.
+    :ivar cookies: ``Set-Cookie`` values to send (see ``addCookie``).
+    :ivar sentLength: body bytes written so far.
+    :ivar startedWriting: whether the response head was sent.
+    :ivar finished: whether ``finish`` was called.
+    :ivar channel: the channel.
+    :ivar transport: the channel's transport.
+    :ivar spoolThreshold: bodies longer than this many bytes are kept in a
+        temporary file instead of memory.
+    """
+
+    spoolThreshold: int = 100 * 1024
+
+    method: bytes = b"GET"
+    uri: bytes = b""
+    path: bytes = b""
+    clientproto: bytes = b"HTTP/1.0"
+    code: int = OK
+    code_message: bytes = b"OK"
+    sentLength: int = 0
+    startedWriting: bool = False
+    finished: bool = False
+    etag: bytes | None = None
+    lastModified: float | None = None
+    content: IO[bytes] | None = None
+    _disconnected: bool = False
+    _forceSSL: bool = False
+    _host: Any = None
+    _bodyless: bool = False
+    _receivedCookies: dict[bytes, bytes] | None = None
+    _producer: Any = None
+
+    def __init__(self, channel: Any, queued: object = None) -> None:
+        self.channel = channel
+        self.transport = getattr(channel, "transport", None)
+        self.requestHeaders = Headers()
+        self.responseHeaders = Headers()
+        self.cookies: list[bytes] = []
+        self.args: dict[bytes, list[bytes]] = {}
+        self.prepath: list[bytes] = []
+        self.postpath: list[bytes] = []
+        self.notifications: list[Deferred[None]] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} at 0x{id(self):x} method={self.method!r} "
+            f"uri={self.uri!r} clientproto={self.clientproto!r}>"
+        )
+
+    # -- receiving ---------------------------------------------------------
+
+    def gotLength(self, length: int | None) -> None:
+        """
+        Called by the channel with the body length (``None`` when unknown,
+        as for a chunked body) before any body byte; prepares ``content``.
+
+        :param length: the length or ``None``.
+        """
+        if length is not None and length > self.spoolThreshold:
+            self.content = tempfile.TemporaryFile()  # noqa: SIM115
+        else:
+            self.content = io.BytesIO()
+
+    def handleContentChunk(self, data: bytes) -> None:
+        """
+        Called by the channel with each piece of the body.
+
+        :param data: body bytes.
+        """
+        content = self.content
+        if content is None:
+            content = self.content = io.BytesIO()
+        content.write(data)
+        if type(content) is io.BytesIO and content.tell() > self.spoolThreshold:
+            spool = tempfile.TemporaryFile()  # noqa: SIM115
+            spool.write(content.getvalue())
+            self.content = spool
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        """
+        Called by the channel when the whole request (head and body) has
+        arrived: sets ``method``, ``uri``, ``path``, ``clientproto`` and
+        ``args``, then calls ``process``.  A malformed form body or too many
+        fields answers 400.
+
+        :param command: the method.
+        :param path: the request target.
+        :param version: the version, such as ``b"HTTP/1.1"``.
+        """
+        content = self.content
+        if content is None:
+            content = self.content = io.BytesIO()
+        else:
+            content.seek(0)
+        self.method = command
+        self.uri = path
+        self.clientproto = version
+        self._bodyless = command == b"HEAD"
+        maxFields = getattr(self.channel, "maxFormFields", 1000)
+        query = path.find(b"?")
+        try:
+            if query < 0:
+                self.path = path
+            else:
+                self.path = path[:query]
+                self.args = parseQueryString(path[query + 1 :], maxFields)
+            ctypes = self.requestHeaders._raw.get(b"content-type")
+            if ctypes is not None:
+                self._parseBody(ctypes[-1], content, maxFields)
+        except ValueError as e:
+            self._badRequest(str(e))
+            return
+        self.process()
+
+    def _parseBody(self, ctype: bytes, content: IO[bytes], maxFields: int) -> None:
+        mimeType = ctype.split(b";", 1)[0].strip().lower()
+        if mimeType == b"application/x-www-form-urlencoded":
+            form = parseQueryString(content.read(), maxFields)
+        elif mimeType == b"multipart/form-data":
+            form = parseMultipart(content, ctype, maxFields)
+        else:
+            return
+        content.seek(0)
+        args = self.args
+        for name, values in form.items():
+            args.setdefault(name, []).extend(values)
+
+    def _badRequest(self, why: str) -> None:
+        body = b"<html><body><h1>Bad Request</h1><p>%s</p></body></html>" % (
+            _htmlEscape(why).encode("utf-8")
+        )
+        self.setResponseCode(400)
+        self.setHeader(b"content-type", b"text/html; charset=utf-8")
+        self.setHeader(b"content-length", b"%d" % len(body))
+        self.write(body)
+        self.finish()
+
+    def process(self) -> None:
+        """
+        Answer the request.  Override this; the base version answers
+        ``404 Not Found``.
+        """
+        body = b"<html><body><h1>Not Found</h1></body></html>"
+        self.setResponseCode(NOT_FOUND)
+        self.setHeader(b"content-type", b"text/html")
+        self.setHeader(b"content-length", b"%d" % len(body))
+        self.write(body)
+        self.finish()
+
+    # -- request data ------------------------------------------------------
+
+    def getHeader(self, key: bytes | str) -> Any:
+        """
+        :param key: a request header name.
+        :return: its last value (``bytes`` or ``str`` like ``key``), or
+            ``None``.
+        """
+        values = self.requestHeaders.getRawHeaders(key)
+        if values:
+            return values[-1]
+        return None
+
+    def getAllHeaders(self) -> dict[bytes, bytes]:
+        """
+        :return: every request header, lower-case name to last value.
+        """
+        return {name: values[-1] for name, values in self.requestHeaders._raw.items()}
+
+    @property
+    def received_cookies(self) -> dict[bytes, bytes]:
+        """
+        The cookies the client sent, ``{name: value}`` as ``bytes``.
+        """
+        cookies = self._receivedCookies
+        if cookies is None:
+            cookies = self._receivedCookies = parseCookies(
+                self.requestHeaders._raw.get(b"cookie", [])
+            )
+        return cookies
+
+    @received_cookies.setter
+    def received_cookies(self, value: dict[bytes, bytes]) -> None:
+        self._receivedCookies = value
+
+    def getCookie(self, key: bytes) -> bytes | None:
+        """
+        :param key: a cookie name.
+        :return: the value the client sent, or ``None``.
+        """
+        return self.received_cookies.get(key)
+
+    def getUser(self) -> bytes:
+        """
+        :return: the user name from HTTP Basic ``Authorization``, or ``b""``.
+        """
+        return self._basicAuth()[0]
+
+    def getPassword(self) -> bytes:
+        """
+        :return: the password from HTTP Basic ``Authorization``, or ``b""``.
+        """
+        return self._basicAuth()[1]
+
+    def _basicAuth(self) -> tuple[bytes, bytes]:
+        value = self.requestHeaders.getRawHeader(b"authorization")
+        if not value or value[:6].lower() != _BASIC:
+            return b"", b""
+        try:
+            decoded = base64.b64decode(value[6:].strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return b"", b""
+        user, _, password = decoded.partition(b":")
+        return user, password
+
+    def getClientAddress(self) -> Any:
+        """
+        :return: the client's address (an ``IAddress``).
+        """
+        return self.channel.getPeer()
+
+    @property
+    def client(self) -> Any:
+        """
+        The client's address (same as ``getClientAddress()``).
+        """
+        return self.channel.getPeer()
+
+    def getHost(self) -> Any:
+        """
+        :return: the server's address (an ``IAddress``), as changed by
+            ``setHost`` if it was called.
+        """
+        if self._host is not None:
+            return self._host
+        return self.channel.getHost()
+
+    def setHost(self, host: bytes, port: int, ssl: bool = False) -> None:
+        """
+        Pretend the request came to another host, port and scheme (for
+        servers behind a reverse proxy): changes ``getHost``, ``isSecure``,
+        and the ``Host`` header.
+
+        :param host: the host name.
+        :param port: the port.
+        :param ssl: whether the scheme is https.
+        """
+        from torsion.internet.address import IPv4Address
+
+        self._forceSSL = bool(ssl)
+        default = 443 if ssl else 80
+        hostHeader = host if port == default else host + b":%d" % port
+        self.requestHeaders.setRawHeaders(b"host", [hostHeader])
+        self._host = IPv4Address("TCP", host.decode("ascii", "replace"), port)
+
+    def getRequestHostname(self) -> bytes:
+        """
+        :return: the host name the client asked for (the ``Host`` header
+            without its port), or the server's own address.
+        """
+        hosts = self.requestHeaders._raw.get(b"host")
+        if hosts:
+            host = hosts[-1]
+            if host.startswith(b"["):
+                return host.split(b"]", 1)[0] + b"]"
+            return host.split(b":", 1)[0]
+        address = self.getHost()
+        hostText = getattr(address, "host", "")
+        return hostText.encode("ascii", "replace") if isinstance(hostText, str) else b""
+
+    def isSecure(self) -> bool:
+        """
+        :return: whether the request came over TLS (or ``setHost`` said so).
+        """
+        if self._forceSSL:
+            return True
+        return bool(self.channel.isSecure())
+
+    # -- response ----------------------------------------------------------
+
+    def setResponseCode(self, code: int, message: bytes | None = None) -> None:
+        """
+        Set the response status.
+
+        :param code: the status code, an ``int``.
+        :param message: the reason phrase; the standard one by default.
+        :raises TypeError: if ``code`` is not an ``int``.
+        :raises ValueError: if ``message`` contains CR, LF or NUL.
+        """
+        if not isinstance(code, int) or isinstance(code, bool):
+            raise TypeError(f"HTTP response code must be int, not {code!r}")
+        self.code = code
+        if message is None:
+            message = RESPONSES.get(code, b"Unknown Status")
+        elif isinstance(message, str):
+            message = message.encode("utf-8")
+        if b"\r" in message or b"\n" in message or b"\x00" in message:
+            raise ValueError(f"reason phrase contains CR, LF or NUL: {message!r}")
+        self.code_message = message
+
+    def setHeader(self, name: bytes | str, value: bytes | str) -> None:
+        """
+        Set a response header, replacing any value it had.
+
+        :raises ValueError: for a name that is not a token or a value with
+            CR, LF or NUL.
+        """
+        self.responseHeaders.setRawHeaders(name, [value])
+
+    def addCookie(
+        self,
+        k: bytes | str,
+        v: bytes | str,
+        expires: bytes | str | None = None,
+        domain: bytes | str | None = None,
+        path: bytes | str | None = None,
+        max_age: bytes | str | int | None = None,
+        comment: bytes | str | None = None,
+        secure: bool | None = None,
+        httpOnly: bool = False,
+        sameSite: str | bytes | None = None,
+    ) -> None:
+        """
+        Add a ``Set-Cookie`` header to the response.
+
+        :param k: the cookie name.
+        :param v: its value.
+        :param expires: an HTTP date after which it expires.
+        :param domain: the ``Domain`` attribute.
+        :param path: the ``Path`` attribute.
+        :param max_age: the ``Max-Age`` attribute (seconds).
+        :param comment: the ``Comment`` attribute.
+        :param secure: add ``Secure``.
+        :param httpOnly: add ``HttpOnly``.
+        :param sameSite: ``"lax"``, ``"strict"`` or ``"none"``.
+        :raises ValueError: if a part contains ``;``, CR or LF, or
+            ``sameSite`` is another value.
+        """
+
+        def part(value: bytes | str | int) -> bytes:
+            if isinstance(value, int):
+                return b"%d" % value
+            raw = value.encode("utf-8") if isinstance(value, str) else value
+            if any(c in raw for c in (b";", b"\r", b"\n", b"\x00")):
+                raise ValueError(f"cookie part contains ';', CR, LF or NUL: {raw!r}")
+            return raw
+
+        pieces = [part(k) + b"=" + part(v)]
+        if expires is not None:
+            pieces.append(b"Expires=" + part(expires))
+        if domain is not None:
+            pieces.append(b"Domain=" + part(domain))
+        if path is not None:
+            pieces.append(b"Path=" + part(path))
+        if max_age is not None:
+            pieces.append(b"Max-Age=" + part(max_age))
+        if comment is not None:
+            pieces.append(b"Comment=" + part(comment))
+        if secure:
+            pieces.append(b"Secure")
+        if httpOnly:
+            pieces.append(b"HttpOnly")
+        if sameSite is not None:
+            same = (
+                sameSite.lower()
+                if isinstance(sameSite, str)
+                else sameSite.decode("ascii", "replace").lower()
+            )
+            if same not in ("lax", "strict", "none"):
+                raise ValueError(f"sameSite must be lax, strict or none: {sameSite!r}")
+            pieces.append(b"SameSite=" + same.capitalize().encode("ascii"))
+        self.cookies.append(b"; ".join(pieces))
+
+    def redirect(self, url: bytes | str) -> None:
+        """
+        Make the response a ``302 Found`` to ``url``.
+
+        :raises ValueError: if ``url`` contains CR, LF or NUL.
+        """
+        self.setResponseCode(302)
+        self.setHeader(b"location", url)
+
+    def setLastModified(self, when: float) -> object:
+        """
+        Set ``Last-Modified`` (keeping the latest time given) and check the
+        request's ``If-Modified-Since``.
+
+        :param when: seconds since the epoch.
+        :return: ``CACHED`` when the client's copy is current (the response
+            is then a 304 without body), else ``None``.
+        """
+        when = int(when)
+        if self.lastModified is None or self.lastModified < when:
+            self.lastModified = when
+        self.setHeader(b"last-modified", datetimeToString(self.lastModified))
+        since = self.requestHeaders.getRawHeader(b"if-modified-since")
+        if since and self.method in (b"GET", b"HEAD"):
+            try:
+                sinceTime = stringToDatetime(since.split(b";", 1)[0])
+            except ValueError:
+                return None
+            if sinceTime >= when:
+                self.setResponseCode(NOT_MODIFIED)
+                return CACHED
+        return None
+
+    def setETag(self, etag: bytes) -> object:
+        """
+        Set ``ETag`` and check the request's ``If-None-Match``.
+
+        :param etag: the entity tag (with its quotes).
+        :return: ``CACHED`` when it matches (304 for GET and HEAD, 412
+            otherwise), else ``None``.
+        """
+        if etag:
+            self.etag = etag
+            self.setHeader(b"etag", etag)
+        match = self.requestHeaders.getRawHeader(b"if-none-match")
+        if match:
+            tags = [tag.strip() for tag in match.split(b",")]
+            if etag in tags or b"*" in tags:
+                if self.method in (b"GET", b"HEAD"):
+                    self.setResponseCode(NOT_MODIFIED)
+                else:
+                    self.setResponseCode(PRECONDITION_FAILED)
+                return CACHED
+        return None
+
+    def _sendHead(self, finishing: bool) -> None:
+        self.startedWriting = True
+        code = self.code
+        raw = self.responseHeaders._raw
+        if code < 200 or code in _BODYLESS_CODES:
+            self._bodyless = True
+        if b"date" not in raw:
+            raw[b"date"] = [_currentDate()]
+        if b"server" not in raw:
+            raw[b"server"] = [SERVER_VERSION]
+        if (
+            finishing
+            and not self._bodyless
+            and b"content-length" not in raw
+            and b"transfer-encoding" not in raw
+        ):
+            raw[b"content-length"] = [b"0"]
+        if self.cookies:
+            raw.setdefault(b"set-cookie", []).extend(self.cookies)
+        self.channel.writeHeaders(
+            b"HTTP/1.1", code, self.code_message, self.responseHeaders
+        )
+
+    def write(self, data: bytes) -> None:
+        """
+        Write response body bytes; the first call sends the status line and
+        headers.  For a HEAD request (and 1xx, 204 and 304 responses) the
+        bytes are not sent.
+
+        :param data: the bytes.
+        :raises TypeError: if ``data`` is not ``bytes``.
+        :raises RuntimeError: after ``finish``.
+        """
+        if type(data) is not bytes:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError(f"Request.write takes bytes, not {type(data).__name__}")
+            data = bytes(data)
+        if self.finished:
+            raise RuntimeError(
+                "Request.write called on a request after Request.finish was called"
+            )
+        if self._disconnected:
+            return
+        first = not self.startedWriting
+        if first:
+            self._sendHead(False)
+        if self._bodyless:
+            if first:
+                self.channel.write(b"")
+            return
+        self.sentLength += len(data)
+        if data or first:
+            self.channel.write(data)
+
+    def writeSequence(self, data: Any) -> None:
+        """
+        Write several pieces of the body.
+
+        :param data: an iterable of bytes.
+        """
+        for piece in data:
+            self.write(piece)
+
+    def finish(self) -> None:
+        """
+        End the response.  After the client disconnected, this does nothing.
+
+        :raises RuntimeError: if called twice.
+        """
+        if self._disconnected:
+            return
+        if self.finished:
+            raise RuntimeError(
+                "Request.finish called twice on the same request; "
+                "use Request.notifyFinish to learn when a response ends"
+            )
+        if not self.startedWriting:
+            self._sendHead(True)
+        self.finished = True
+        self.channel.requestDone(self)
+        self._notify(None)
+
+    def _notify(self, reason: Failure | None) -> None:
+        notifications = self.notifications
+        if notifications:
+            self.notifications = []
+            for d in notifications:
+                if reason is None:
+                    d.callback(None)
+                else:
+                    d.errback(reason)
+
+    def notifyFinish(self) -> Deferred[None]:
+        """
+        :return: a Deferred firing with ``None`` when the response has been
+            sent, or failing with the reason (``ConnectionLost``,
+            ``ConnectionDone``) if the connection closes first.
+        """
+        d: Deferred[None] = Deferred()
+        if self.finished:
+            d.callback(None)
+        elif self._disconnected:
+            d.errback(Failure(ConnectionDone("connection closed before the response")))
+        else:
+            self.notifications.append(d)
+        return d
+
+    def connectionLost(self, reason: Failure) -> None:
+        """
+        Called by the channel when the connection closes before the
+        response finished.
+
+        :param reason: why.
+        """
+        self._disconnected = True
+        self._notify(reason)
+
+    def loseConnection(self) -> None:
+        """
+        Close the connection (after what was written is sent).
+        """
+        self.channel.loseConnection()
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        """
+        Feed the response from ``producer``: it is paused while the client is
+        slow (push producer) or asked for data as the client reads (pull
+        producer).
+
+        :param producer: an ``IPushProducer`` or ``IPullProducer``.
+        :param streaming: whether it is a push producer.
+        :raises ValueError: if a producer is already registered.
+        """
+        if self._producer is not None:
+            raise ValueError(
+                f"registering producer {producer!r} before the previous one "
+                f"({self._producer!r}) was unregistered"
+            )
+        if self._disconnected:
+            producer.stopProducing()
+            return
+        self._producer = producer
+        if not self.startedWriting:
+            # Framing is decided by the head: send it before the producer
+            # writes through the transport.
+            self._sendHead(False)
+            self.channel.write(b"")
+        self.channel.registerProducer(producer, streaming)
+
+    def unregisterProducer(self) -> None:
+        """
+        Forget the producer.
+        """
+        if self._producer is None:
+            return
+        self._producer = None
+        self.channel.unregisterProducer()
+
+
+def _htmlEscape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# Channel states.
+_HEAD, _BODY, _WAIT, _CLOSED, _SWITCHED = range(5)
+_PIPELINE_BYTES: Final = 64 * 1024
+
+
+def _loadHTTP2() -> Any:
+    """
+    :return: the ``H2Connection`` class, or ``None`` when HTTP/2 support
+        (the ``h2`` package) is not available.
+    """
+    try:
+        from torsion.web._http2 import H2Connection
+    except ImportError:
+        return None
+    return H2Connection
+
+
+def _negotiatedH2(transport: Any) -> bool:
+    """
+    :return: whether TLS negotiated ``h2`` through ALPN on ``transport``.
+    """
+    try:
+        return getattr(transport, "negotiatedProtocol", None) == b"h2"
+    except Exception:
+        return False
+
+
+def _isH2CUpgrade(head: _parser.RequestHead) -> bytes | None:
+    """
+    :return: the ``HTTP2-Settings`` value when ``head`` asks for an h2c
+        upgrade (RFC 7540 §3.2), else ``None``.
+    """
+    if head.version != (1, 1):
+        return None
+    upgrade = settings = None
+    connection: list[bytes] = []
+    for name, value in head.fields:
+        if name == b"upgrade":
+            upgrade = value
+        elif name == b"http2-settings":
+            if settings is not None:
+                return None
+            settings = value
+        elif name == b"connection":
+            connection.extend(t.strip().lower() for t in value.split(b","))
+    if upgrade is None or settings is None:
+        return None
+    if b"h2c" not in [t.strip().lower() for t in upgrade.split(b",")]:
+        return None
+    if b"upgrade" not in connection or b"http2-settings" not in connection:
+        return None
+    return settings
+
+
+@implementer(_IRequestChannel, interfaces.IPushProducer)
+class HTTPChannel(Protocol):
+    """
+    An HTTP/1.x server connection.  Build it with ``HTTPFactory`` (or
+    ``Site``); its limits and timers come from the factory's attributes (or
+    these class defaults when used without one).
+
+    :ivar requestFactory: what builds a request from the channel (taken from
+        the factory when it has one).
+    """
+
+    requestFactory: Callable[..., Any] = Request
+    maxRequestLineLength: int = 8192
+    maxHeaderSize: int = 16384
+    maxHeaderFieldSize: int = 8192
+    maxHeaders: int = 500
+    maxRequestBody: int | None = 1024 * 1024
+    maxPipelinedRequests: int = 16
+    maxRequestsPerConnection: int = 1000
+    maxFormFields: int = 1000
+    timeOut: float | None = 75
+    headerTimeout: float | None = 60
+    bodyTimeout: float | None = 60
+    abortTimeout: float | None = 15
+    h2cUpgrade: bool = True
+
+    _state = _HEAD
+    _request: Any = None
+    _decoder: Any = None
+    _bodyReceived = 0
+    _persistent = True
+    _chunked = False
+    _head: bytes | None = None
+    _paused = False
+    _requestCount = 0
+    _switchedTo: Any = None
+    _firstData = True
+    _timer: Any = None
+    _deadline: float | None = None
+    _timerKind = 0
+    _inLoop = False
+    _searchFrom = 0
+    _abortCall: Any = None
+    _lostConnection = False
+    _producer: Any = None
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._limits = _parser.DEFAULT_LIMITS
+        self._reactor: Any = None
+
+    # -- setup ---------------------------------------------------------------
+
+    def connectionMade(self) -> None:
+        """
+        Take the limits from the factory and start the idle timer.
+        """
+        factory = self.factory
+        if factory is not None:
+            for name in _FACTORY_SETTINGS:
+                value = getattr(factory, name, _MISSING)
+                if value is not _MISSING:
+                    setattr(self, name, value)
+            self._limits = factory._parserLimits()
+            self._reactor = factory._reactor
+        else:
+            self._limits = _parser.ParserLimits(
+                maxLineLength=self.maxRequestLineLength,
+                maxFieldSize=self.maxHeaderFieldSize,
+                maxHeadSize=self.maxHeaderSize,
+                maxFields=self.maxHeaders,
+            )
+        if self._reactor is None:
+            from torsion.internet import reactor
+
+            self._reactor = reactor
+        self._setDeadline(1, self.timeOut)
+
+    @property
+    def site(self) -> Any:
+        """
+        The factory (a ``Site`` or ``HTTPFactory``) that built this channel.
+        """
+        return self.factory
+
+    # -- timers ------------------------------------------------------------
+
+    def _setDeadline(self, kind: int, delay: float | None) -> None:
+        # One DelayedCall is kept and re-armed lazily: moving a deadline
+        # later costs a float store, not a heap operation per request.
+        self._timerKind = kind
+        if delay is None or kind == 0:
+            self._deadline = None
+            return
+        reactor = self._reactor
+        deadline = reactor.seconds() + delay
+        self._deadline = deadline
+        timer = self._timer
+        if timer is None or not timer.active():
+            self._timer = reactor.callLater(delay, self._checkDeadline)
+        elif timer.getTime() > deadline:
+            timer.reset(delay)
+
+    def _checkDeadline(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline is None or self._state in (_CLOSED, _SWITCHED):
+            return
+        now = self._reactor.seconds()
+        if now < deadline:
+            self._timer = self._reactor.callLater(deadline - now, self._checkDeadline)
+            return
+        self._deadline = None
+        kind = self._timerKind
+        if kind == 2 and not self._buffer and self._request is None:
+            kind = 1
+        if kind == 1:
+            self._closeConnection()
+        else:
+            self._respondError(408, "the request took too long to arrive")
+
+    def _cancelTimer(self) -> None:
+        timer = self._timer
+        self._timer = None
+        self._deadline = None
+        if timer is not None and timer.active():
+            timer.cancel()
+
+    # -- receiving -----------------------------------------------------------
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Parse requests from ``data``; answer errors with their status and
+        close the connection.
+        """
+        if self._switchedTo is not None:
+            self._switchedTo.dataReceived(data)
+            return
+        if self._firstData:
+            self._firstData = False
+            if _negotiatedH2(self.transport):
+                h2 = _loadHTTP2()
+                if h2 is not None:
+                    self._switchProtocol(h2(self.factory, self._reactor), data)
+                    return
+        state = self._state
+        if state == _CLOSED:
+            return
+        buffer = self._buffer
+        self._buffer = buffer + data if buffer else data
+        if state == _WAIT:
+            self._checkPipeline()
+            return
+        if not self._inLoop:
+            self._process()
+
+    def _checkPipeline(self) -> None:
+        buffer = self._buffer
+        if not self._paused and (
+            len(buffer) > _PIPELINE_BYTES
+            or buffer.count(b"\r\n\r\n") >= self.maxPipelinedRequests
+        ):
+            self._paused = True
+            self._pauseTransport()
+
+    def _pauseTransport(self) -> None:
+        try:
+            self.transport.pauseProducing()
+        except Exception:
+            pass
+
+    def _resumeTransport(self) -> None:
+        try:
+            self.transport.resumeProducing()
+        except Exception:
+            pass
+
+    def _process(self) -> None:
+        self._inLoop = True
+        try:
+            while True:
+                state = self._state
+                if state == _HEAD:
+                    buffer = self._buffer
+                    if not buffer:
+                        break
+                    result = _parser.parseRequestHead(
+                        buffer, self._limits, self._searchFrom
+                    )
+                    if result is None:
+                        self._searchFrom = max(0, len(buffer) - 3)
+                        if self._timerKind != 2:
+                            self._setDeadline(2, self.headerTimeout)
+                        break
+                    head, end = result
+                    self._searchFrom = 0
+                    self._buffer = buffer[end:]
+                    self._headReceived(head)
+                elif state == _BODY:
+                    buffer = self._buffer
+                    if not buffer:
+                        break
+                    self._buffer = b""
+                    self._bodyData(buffer)
+                else:
+                    break
+        except _parser.HTTPParseError as e:
+            self._respondError(e.status, e.message)
+        except Exception:
+            _log.failure("Unexpected error in the HTTP channel; closing it")
+            self._respondError(500, "internal error")
+        finally:
+            self._inLoop = False
+
+    def _headReceived(self, head: _parser.RequestHead) -> None:
+        limits = self._limits
+        length = _parser.requestBodyLength(head, limits)
+        version = head.version
+        fields = head.fields
+        persistent = version == (1, 1)
+        expect = None
+        for name, value in fields:
+            if name == b"connection":
+                tokens = value.lower()
+                if b"close" in tokens:
+                    persistent = False
+                elif b"keep-alive" in tokens and version == (1, 0):
+                    persistent = True
+            elif name == b"expect":
+                expect = value.lower()
+            elif name == b"host" and not value.strip():
+                pass
+        self._requestCount += 1
+        if self._requestCount >= self.maxRequestsPerConnection:
+            persistent = False
+        self._persistent = persistent
+        maxBody = self.maxRequestBody
+        if length > 0 and maxBody is not None and length > maxBody:
+            raise _parser.HTTPParseError(413, "request body too large")
+        if expect is not None and version == (1, 1):
+            if expect != b"100-continue":
+                raise _parser.HTTPParseError(417, "unsupported expectation")
+            if length != 0 and not self._buffer:
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if self.h2cUpgrade and length == 0:
+            settings = _isH2CUpgrade(head)
+            if settings is not None:
+                h2 = _loadHTTP2()
+                if h2 is not None:
+                    self._upgradeH2C(h2, head, settings)
+                    return
+        request = self.requestFactory(self)
+        request.requestHeaders = Headers._fromParsed(fields)
+        self._request = request
+        self._method = head.method
+        self._target = head.target
+        self._version = b"HTTP/1.1" if version == (1, 1) else b"HTTP/1.0"
+        self._chunked = False
+        if length == 0:
+            request.gotLength(0)
+            self._dispatch()
+        else:
+            request.gotLength(None if length == _parser.CHUNKED else length)
+            self._decoder = _parser.bodyDecoder(length, limits)
+            self._bodyReceived = 0
+            self._state = _BODY
+            self._setDeadline(3, self.bodyTimeout)
+
+    def _bodyData(self, data: bytes) -> None:
+        decoder = self._decoder
+        body, rest = decoder.feed(data)
+        if body:
+            received = self._bodyReceived + len(body)
+            self._bodyReceived = received
+            maxBody = self.maxRequestBody
+            if maxBody is not None and received > maxBody:
+                raise _parser.HTTPParseError(413, "request body too large")
+            self._request.handleContentChunk(body)
+        if decoder.done:
+            self._decoder = None
+            self._buffer = rest
+            self._dispatch()
+        else:
+            self._setDeadline(3, self.bodyTimeout)
+
+    def _dispatch(self) -> None:
+        self._state = _WAIT
+        self._setDeadline(0, None)
+        request = self._request
+        try:
+            request.requestReceived(self._method, self._target, self._version)
+        except Exception:
+            _log.failure(
+                "Unhandled error while processing {request!r}", request=request
+            )
+            if self._request is request and self._state == _WAIT:
+                if request.startedWriting:
+                    self._closeConnection()
+                else:
+                    self._request = None
+                    self._respondError(500, "internal server error")
+
+    # -- the request's channel ---------------------------------------------
+
+    def writeHeaders(
+        self, version: bytes, code: int, reason: bytes, headers: Any
+    ) -> None:
+        """
+        Prepare the response head; it is sent with the first body bytes (or
+        at the end of the response).  Adds the framing fields: chunked
+        transfer coding for an HTTP/1.1 response of unknown length, and
+        ``Connection: close`` or ``keep-alive`` as needed.
+
+        :param version: ignored; the response is ``HTTP/1.1``.
+        :param code: the status code.
+        :param reason: the reason phrase.
+        :param headers: a ``Headers`` or a list of ``(name, value)`` pairs.
+        """
+        if isinstance(headers, Headers):
+            raw = headers._raw
+        else:
+            raw = {}
+            for name, value in headers:
+                raw.setdefault(name.lower(), []).append(value)
+        persistent = self._persistent
+        bodyless = self._method == b"HEAD" or code < 200 or code in _BODYLESS_CODES
+        if not bodyless and b"content-length" not in raw:
+            if b"transfer-encoding" in raw:
+                persistent = False
+            elif self._version == b"HTTP/1.1":
+                self._chunked = True
+                raw[b"transfer-encoding"] = [b"chunked"]
+            else:
+                persistent = False
+        connection = raw.get(b"connection")
+        if connection is not None:
+            if any(b"close" in value.lower() for value in connection):
+                persistent = False
+        elif code >= 200:
+            if not persistent:
+                raw[b"connection"] = [b"close"]
+            elif self._version == b"HTTP/1.0":
+                raw[b"connection"] = [b"keep-alive"]
+        if code >= 200:
+            self._persistent = persistent
+        parts = [b"HTTP/1.1 %d %s\r\n" % (code, reason)]
+        append = parts.append
+        for name, values in raw.items():
+            canonical = _canonical(name)
+            for value in values:
+                append(canonical + b": " + value + b"\r\n")
+        append(b"\r\n")
+        self._head = b"".join(parts)
+
+    def write(self, data: bytes) -> None:
+        """
+        Send response body bytes (framed as chunks when the response is
+        chunked), preceded by the head if it is still pending.
+
+        :param data: the bytes; empty to flush the head only.
+        """
+        if self._chunked and data:
+            data = b"%x\r\n%s\r\n" % (len(data), data)
+        head = self._head
+        if head is not None:
+            self._head = None
+            data = head + data
+        if data and self._state != _CLOSED:
+            self.transport.write(data)
+
+    def writeSequence(self, data: Any) -> None:
+        """
+        Send several pieces of the body.
+
+        :param data: an iterable of bytes.
+        """
+        for piece in data:
+            self.write(piece)
+
+    def requestDone(self, request: Any) -> None:
+        """
+        The current response is complete: send its end, log it, then read
+        the next request or close the connection.
+
+        :param request: the finished request.
+        """
+        if request is not self._request:
+            return
+        tail = _parser.LAST_CHUNK if self._chunked else b""
+        head = self._head
+        if head is not None:
+            self._head = None
+            tail = head + tail
+        if tail and self._state != _CLOSED:
+            self.transport.write(tail)
+        self._chunked = False
+        self._request = None
+        factory = self.factory
+        if factory is not None:
+            try:
+                factory.log(request)
+            except Exception:
+                _log.failure("Error writing the access log")
+        if self._state in (_CLOSED, _SWITCHED):
+            return
+        if self._state == _BODY:
+            # Answered before its body was read: the rest of the body cannot
+            # be told from the next request without reading it; close.
+            self._persistent = False
+        if not self._persistent:
+            self._closeConnection()
+            return
+        self._state = _HEAD
+        self._setDeadline(1, self.timeOut)
+        if self._paused:
+            self._paused = False
+            self._resumeTransport()
+        if self._buffer and not self._inLoop:
+            self._process()
+
+    def getPeer(self) -> Any:
+        """
+        :return: the client's address.
+        """
+        return self.transport.getPeer()
+
+    def getHost(self) -> Any:
+        """
+        :return: the server's address.
+        """
+        return self.transport.getHost()
+
+    def isSecure(self) -> bool:
+        """
+        :return: whether the transport is TLS.
+        """
+        return interfaces.ISSLTransport.providedBy(self.transport)
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        """
+        Let ``producer`` write the response through the transport, with the
+        transport's flow control.
+        """
+        self._producer = producer
+        self.transport.registerProducer(producer, streaming)
+
+    def unregisterProducer(self) -> None:
+        """
+        Forget the producer.
+        """
+        if self._producer is None:
+            return
+        self._producer = None
+        self.transport.unregisterProducer()
+
+    def loseConnection(self) -> None:
+        """
+        Close the connection after what was written is sent; abort it if
+        that stalls for ``abortTimeout`` seconds.
+        """
+        self._closeConnection()
+
+    def pauseProducing(self) -> None:
+        """
+        Stop reading from the transport.
+        """
+        self._pauseTransport()
+
+    def resumeProducing(self) -> None:
+        """
+        Read from the transport again.
+        """
+        self._resumeTransport()
+
+    def stopProducing(self) -> None:
+        """
+        Close the connection.
+        """
+        self._closeConnection()
+
+    # -- closing -------------------------------------------------------------
+
+    def _closeConnection(self) -> None:
+        if self._state == _CLOSED:
+            return
+        self._state = _CLOSED
+        self._buffer = b""
+        self._cancelTimer()
+        transport = self.transport
+        if self._paused:
+            self._paused = False
+            self._resumeTransport()
+        transport.loseConnection()
+        if self.abortTimeout is not None and not self._lostConnection:
+            self._abortCall = self._reactor.callLater(self.abortTimeout, self._abort)
+
+    def _abort(self) -> None:
+        self._abortCall = None
+        if not self._lostConnection:
+            abort = getattr(self.transport, "abortConnection", None)
+            if abort is not None:
+                abort()
+
+    def _respondError(self, status: int, message: str) -> None:
+        if self._state == _CLOSED:
+            return
+        phrase = RESPONSES.get(status, b"Error")
+        body = (
+            b"<html><head><title>%d %s</title></head>"
+            b"<body><h1>%s</h1><p>%s</p></body></html>"
+            % (
+                status,
+                phrase,
+                phrase,
+                _htmlEscape(message).encode("utf-8"),
+            )
+        )
+        request = self._request
+        self._request = None
+        self._head = None
+        if request is None or not request.startedWriting:
+            self.transport.write(
+                b"HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\n"
+                b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+                % (status, phrase, len(body), body)
+            )
+        self._closeConnection()
+        if request is not None and not request.finished:
+            request.connectionLost(
+                Failure(ConnectionDone(f"the request was refused: {message}"))
+            )
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        """
+        The connection closed: tell an unfinished request and stop timers.
+        """
+        if self._switchedTo is not None:
+            self._switchedTo.connectionLost(reason)
+            return
+        self._lostConnection = True
+        self._state = _CLOSED
+        self._buffer = b""
+        self._cancelTimer()
+        if self._abortCall is not None and self._abortCall.active():
+            self._abortCall.cancel()
+        self._abortCall = None
+        request = self._request
+        self._request = None
+        if request is not None and not request.finished:
+            request.connectionLost(reason)
+
+    # -- protocol switching ------------------------------------------------
+
+    def _switchProtocol(
+        self,
+        protocol: Any,
+        data: bytes | None = None,
+        beforeData: Callable[[], None] | None = None,
+    ) -> None:
+        """
+        Hand this connection to ``protocol``, for example after a
+        ``101 Switching Protocols`` response head was written.
+
+        Any pending response head is sent first.  The channel stops parsing
+        HTTP, calls ``protocol.makeConnection(transport)``, then
+        ``beforeData()`` if given, then ``protocol.dataReceived`` with the
+        bytes already received after the current request's head (and
+        ``data`` if given); later ``dataReceived`` and ``connectionLost``
+        calls are forwarded to ``protocol``.  The current request, if any,
+        is considered finished.
+
+        :param protocol: an ``IProtocol``.
+        :param data: bytes to deliver in addition to those buffered.
+        :param beforeData: called after ``makeConnection`` and before any
+            data is delivered.
+        """
+        head = self._head
+        if head is not None:
+            self._head = None
+            self.transport.write(head)
+        leftover = self._buffer
+        if data:
+            leftover += data
+        self._buffer = b""
+        self._state = _SWITCHED
+        self._cancelTimer()
+        request = self._request
+        self._request = None
+        if request is not None and not request.finished:
+            request.finished = True
+            request._notify(None)
+        self._switchedTo = protocol
+        if self._paused:
+            self._paused = False
+            self._resumeTransport()
+        protocol.makeConnection(self.transport)
+        if beforeData is not None:
+            beforeData()
+        if leftover:
+            protocol.dataReceived(leftover)
+
+    def _upgradeH2C(self, h2: Any, head: _parser.RequestHead, settings: bytes) -> None:
+        self.transport.write(
+            b"HTTP/1.1 101 Switching Protocols\r\n"
+            b"Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+        )
+        connection = h2(self.factory, self._reactor)
+        self._switchProtocol(
+            connection,
+            beforeData=lambda: connection.upgradeFrom(
+                settings, head.method, head.target, head.fields
+            ),
+        )
+
+
+_MISSING = object()
+_FACTORY_SETTINGS: Final = (
+    "requestFactory",
+    "maxRequestLineLength",
+    "maxHeaderSize",
+    "maxHeaderFieldSize",
+    "maxHeaders",
+    "maxRequestBody",
+    "maxPipelinedRequests",
+    "maxRequestsPerConnection",
+    "maxFormFields",
+    "timeOut",
+    "headerTimeout",
+    "bodyTimeout",
+    "abortTimeout",
+    "h2cUpgrade",
+)
+
+
+_LOG_ESCAPES = {c: f"\\x{c:02x}" for c in range(256) if c < 0x20 or c >= 0x7F}
+_LOG_ESCAPES[ord('"')] = '\\"'
+_LOG_ESCAPES[ord("\\")] = "\\\\"
+
+
+def _logText(value: bytes | str | None) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return value.translate(_LOG_ESCAPES)
+
+
+@implementer(iweb.IAccessLogFormatter)
+def combinedLogFormatter(timestamp: str, request: Any) -> str:
+    """
+    Format an access log line in the combined log format::
+
+        127.0.0.1 - - [21/Nov/2026:02:00:00 +0000] "GET / HTTP/1.1" 200 12 "-" "curl/8"
+
+    :param timestamp: the bracketed time of the request.
+    :param request: the finished request.
+    :return: the line, without a newline.
+    """
+    address = request.getClientAddress()
+    host = getattr(address, "host", None) or "-"
+    return _formatLine(host, timestamp, request)
+
+
+def _formatLine(host: str, timestamp: str, request: Any) -> str:
+    headers = request.requestHeaders
+    referrer = headers.getRawHeader(b"referer")
+    agent = headers.getRawHeader(b"user-agent")
+    line = " ".join(
+        _logText(part) for part in (request.method, request.uri, request.clientproto)
+    )
+    length = request.sentLength or "-"
+    return (
+        f'{_logText(host)} - - {timestamp} "{line}" {request.code} {length} '
+        f'"{_logText(referrer)}" "{_logText(agent)}"'
+    )
+
+
+@implementer(iweb.IAccessLogFormatter)
+def proxiedLogFormatter(timestamp: str, request: Any) -> str:
+    """
+    Like ``combinedLogFormatter``, but the client address is the last one in
+    ``X-Forwarded-For`` (for servers behind a reverse proxy).
+
+    :param timestamp: the bracketed time of the request.
+    :param request: the finished request.
+    :return: the line, without a newline.
+    """
+    forwarded = request.requestHeaders.getRawHeader(b"x-forwarded-for")
+    host = forwarded.split(b",")[-1].strip().decode("latin-1") if forwarded else "-"
+    return _formatLine(host, timestamp, request)
+
+
+class HTTPFactory(ServerFactory):
+    """
+    Builds an ``HTTPChannel`` per connection and writes the access log.
+
+    :param logPath: a file to append access log lines to; without one, each
+        line is emitted as an event in the log namespace
+        ``torsion.web.access`` (field ``line``).
+    :param timeout: keep-alive idle time between requests, seconds
+        (``None``: no limit).
+    :param logFormatter: makes a line from ``(timestamp, request)``;
+        ``combinedLogFormatter`` by default.
+    :param reactor: the reactor for timers; the global one by default.
+    :param maxRequestLineLength: longest request line (414).
+    :param maxHeaderSize: longest whole request head (431).
+    :param maxHeaderFieldSize: longest header field (431).
+    :param maxHeaders: most header fields (431).
+    :param maxRequestBody: largest request body (413), ``None`` for no limit.
+    :param maxPipelinedRequests: pipelined requests held before reading
+        pauses.
+    :param maxRequestsPerConnection: requests served on one connection
+        before it is closed.
+    :param maxFormFields: most query or form fields (400).
+    :param headerTimeout: seconds for a whole request head to arrive.
+    :param bodyTimeout: seconds of silence allowed while reading a body.
+    :param abortTimeout: seconds to wait for a closing connection before
+        aborting it.
+    :param h2cUpgrade: allow the cleartext HTTP/2 upgrade (``Upgrade: h2c``)
+        when the ``h2`` package is installed.
+    """
+
+    protocol = HTTPChannel
+    requestFactory: Callable[..., Any] = Request
+    logPath: str | None = None
+
+    def __init__(
+        self,
+        logPath: str | None = None,
+        timeout: float | None = 75,
+        logFormatter: Callable[[str, Any], str] | None = None,
+        reactor: Any = None,
+        *,
+        maxRequestLineLength: int = 8192,
+        maxHeaderSize: int = 16384,
+        maxHeaderFieldSize: int = 8192,
+        maxHeaders: int = 500,
+        maxRequestBody: int | None = 1024 * 1024,
+        maxPipelinedRequests: int = 16,
+        maxRequestsPerConnection: int = 1000,
+        maxFormFields: int = 1000,
+        headerTimeout: float | None = 60,
+        bodyTimeout: float | None = 60,
+        abortTimeout: float | None = 15,
+        h2cUpgrade: bool = True,
+    ) -> None:
+        if reactor is None:
+            from torsion.internet import reactor as _reactor
+
+            reactor = _reactor
+        self._reactor = reactor
+        self.logPath = logPath
+        self.timeOut = timeout
+        self._logFormatter = logFormatter or combinedLogFormatter
+        self._logFile: IO[str] | None = None
+        self.maxRequestLineLength = maxRequestLineLength
+        self.maxHeaderSize = maxHeaderSize
+        self.maxHeaderFieldSize = maxHeaderFieldSize
+        self.maxHeaders = maxHeaders
+        self.maxRequestBody = maxRequestBody
+        self.maxPipelinedRequests = maxPipelinedRequests
+        self.maxRequestsPerConnection = maxRequestsPerConnection
+        self.maxFormFields = maxFormFields
+        self.headerTimeout = headerTimeout
+        self.bodyTimeout = bodyTimeout
+        self.abortTimeout = abortTimeout
+        self.h2cUpgrade = h2cUpgrade
+        self._limitsCache: tuple[tuple[int, ...], _parser.ParserLimits] | None = None
+
+    def _parserLimits(self) -> _parser.ParserLimits:
+        key = (
+            self.maxRequestLineLength,
+            self.maxHeaderFieldSize,
+            self.maxHeaderSize,
+            self.maxHeaders,
+        )
+        cached = self._limitsCache
+        if cached is None or cached[0] != key:
+            cached = self._limitsCache = (
+                key,
+                _parser.ParserLimits(
+                    maxLineLength=key[0],
+                    maxFieldSize=key[1],
+                    maxHeadSize=key[2],
+                    maxFields=key[3],
+                ),
+            )
+        return cached[1]
+
+    def buildProtocol(self, addr: Any) -> Any:
+        """
+        :return: a new channel for a connection from ``addr``.
+        """
+        channel = self.protocol()
+        channel.factory = self
+        return channel
+
+    def startFactory(self) -> None:
+        """
+        Open the access log file, if any.
+        """
+        if self.logPath is not None and self._logFile is None:
+            self._logFile = open(self.logPath, "a", encoding="utf-8")  # noqa: SIM115
+
+    def stopFactory(self) -> None:
+        """
+        Close the access log file, if any.
+        """
+        if self._logFile is not None:
+            self._logFile.close()
+            self._logFile = None
+
+    @property
+    def _logDateTime(self) -> str:
+        """
+        The current time, bracketed for a log line; computed once a second.
+        """
+        _logDates.update(self._reactor.seconds())
+        return _logDates.logDate
+
+    def log(self, request: Any) -> None:
+        """
+        Write the access log line for a finished request.
+
+        :param request: the request.
+        """
+        line = self._logFormatter(self._logDateTime, request)
+        if self._logFile is not None:
+            self._logFile.write(line + "\n")
+            self._logFile.flush()
+        else:
+            _accessLog.info("{line}", line=line)
