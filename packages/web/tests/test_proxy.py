@@ -324,9 +324,17 @@ def test_responseRelayed(how: str) -> None:
     the request's producer until then.
     """
     request, protocol, transport, reactor = proxied()
-    assert request.producer is transport
-    assert request.streamingProducer is True
+    assert request.producer is None
+    relayed: list[Any] = []
+    original = request.write
+
+    def write(data: bytes) -> None:
+        relayed.append((request.producer, request.streamingProducer))
+        original(data)
+
+    request.write = write  # type: ignore[method-assign]
     feed(protocol, RESPONSE, how)
+    assert relayed and all(r == (transport, True) for r in relayed)
     assert request.code == 201
     assert request.code_message == b"Created"
     headers = request.responseHeaders

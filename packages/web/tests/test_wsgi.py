@@ -89,20 +89,26 @@ def test_interfaces(reactor: Any) -> None:
 
 async def test_producerInterface(reactor: Any) -> None:
     """
-    While the application runs, its response is registered with the
-    request as a streaming ``IPushProducer``.
+    Once the head is sent, the application's response is registered with
+    the request as a streaming ``IPushProducer`` (not before: registering
+    sends the head), and unregistered at the end.
     """
     seen: list[Any] = []
     request = makeRequest()
 
-    def app(environ: dict[str, Any], startResponse: Any) -> list[bytes]:
+    def app(environ: dict[str, Any], startResponse: Any) -> Iterator[bytes]:
         seen.append(request.producer)
-        startResponse("204 No Content", [])
-        return []
+        startResponse("200 OK", [])
+        yield b"a"
+        seen.append((request.producer, request.streamingProducer))
+        yield b"b"
 
     await render(reactor, app, request)
-    assert request.streamingProducer is None
-    assert verifyObject(IPushProducer, seen[0])
+    assert request.producer is None
+    assert seen[0] is None
+    producer, streaming = seen[1]
+    assert streaming is True
+    assert verifyObject(IPushProducer, producer)
 
 
 async def test_simpleResponse(reactor: Any) -> None:

@@ -278,8 +278,6 @@ class ProxyClient(Protocol):
         reactor = getattr(factory, "reactor", None)
         if timeout is not None and reactor is not None:
             self._timeoutCall = reactor.callLater(timeout, self._timedOut)
-        # While the client is not reading, do not read from the upstream.
-        self.father.registerProducer(self.transport, True)
         self.father.notifyFinish().addErrback(self._fatherGone)
 
     # -- receiving the response ----------------------------------------------
@@ -324,6 +322,10 @@ class ProxyClient(Protocol):
                 if length == 0:
                     self._complete()
                     return
+                # While the client is not reading, do not read from the
+                # upstream either.  (Registering sends the client the head,
+                # so it waits until the head is complete.)
+                self.father.registerProducer(self.transport, True)
                 continue
             piece, _ = self._decoder.feed(data)
             data = b""

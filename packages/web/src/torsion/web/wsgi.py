@@ -228,6 +228,7 @@ class _WSGIResponse:
         self.status: tuple[int, bytes] | None = None
         self.headers: list[tuple[bytes, bytes]] = []
         self.headersSent = False
+        self.registered = False
         # Set in the reactor thread, read in the pool thread; a stale read
         # costs at most one more write, which fails the same way.
         self.stopped = False
@@ -287,10 +288,8 @@ class _WSGIResponse:
 
     def start(self) -> None:
         """
-        Register as the request's producer and run the application in the
-        pool.
+        Run the application in the pool.
         """
-        self.request.registerProducer(self, True)
         self.threadpool.callInThread(self.run)
 
     def startResponse(
@@ -408,7 +407,7 @@ class _WSGIResponse:
 
     # -- the reactor thread ------------------------------------------------
 
-    def _inReactorSendHead(self) -> None:
+    def _inReactorSendHead(self, streaming: bool) -> None:
         assert self.status is not None
         self.headersSent = True
         code, reason = self.status
@@ -416,12 +415,18 @@ class _WSGIResponse:
         request.setResponseCode(code, reason)
         for name, value in self.headers:
             request.responseHeaders.addRawHeader(name, value)
+        if streaming:
+            # From now on the client's pace decides when the application
+            # may write again.  (Registering may send the head at once, so
+            # it waits until the head is known.)
+            request.registerProducer(self, True)
+            self.registered = True
 
     def _inReactorWrite(self, data: bytes) -> Deferred[None] | None:
         if self.stopped:
             raise _ClientGone("the client went away")
         if not self.headersSent:
-            self._inReactorSendHead()
+            self._inReactorSendHead(True)
         if data:
             self.request.write(data)
         if self.paused and not self.stopped:
@@ -433,9 +438,9 @@ class _WSGIResponse:
         if self.stopped:
             return
         if not self.headersSent:
-            self._inReactorSendHead()
+            self._inReactorSendHead(False)
         self.stopped = True
-        self.request.unregisterProducer()
+        self._unregister()
         self.request.finish()
 
     def _inReactorFail(self, failure: Failure) -> None:
@@ -449,7 +454,7 @@ class _WSGIResponse:
         if self.stopped:
             return
         self.stopped = True
-        self.request.unregisterProducer()
+        self._unregister()
         if self.headersSent:
             # Part of the response is already on its way: the only honest
             # thing left is to cut it short.
@@ -463,6 +468,11 @@ class _WSGIResponse:
         request.responseHeaders.setRawHeaders(b"content-length", [b"%d" % len(body)])
         request.write(body)
         request.finish()
+
+    def _unregister(self) -> None:
+        if self.registered:
+            self.registered = False
+            self.request.unregisterProducer()
 
     def _inReactorRequestDone(self, result: object) -> None:
         # Finished normally or the connection was lost: either way no more
