@@ -772,3 +772,75 @@ def test_upgradeSettingsPadding() -> None:
         peer.server.upgradeFrom(value, b"GET", b"/", [(b"Host", b"h")])
         peer.pump()
         assert peer.response(1)[2]
+
+
+@pytest.mark.parametrize(
+    "code", [h2.errors.ErrorCodes.NO_ERROR, h2.errors.ErrorCodes.INTERNAL_ERROR]
+)
+def test_clientGoaway(code: h2.errors.ErrorCodes) -> None:
+    """
+    The client's GOAWAY closes the connection; requests still open see
+    ``connectionLost``.
+    """
+    peer = Peer(FakeFactory(lambda r: None))
+    peer.request()
+    peer.pump()
+    peer.client.close_connection(error_code=code)
+    peer.server.dataReceived(peer.client.data_to_send())
+    assert peer.transport.disconnecting
+    assert len(peer.factory.requests[0].lost) == 1
+    peer.factory.requests[0].respond(b"late")
+    assert b"late" not in peer.transport.value()
+
+
+def test_splitAtEveryPosition() -> None:
+    """
+    The client's whole first flight (preface, SETTINGS, a POST with a body),
+    split in two at every position, gives the same response.
+    """
+    probe = Peer(start=False)
+    probe.client.initiate_connection()
+    probe.request(b"/s", b"POST", b"body")
+    flight = probe.client.data_to_send()
+    for cut in range(len(flight) + 1):
+        peer = Peer(start=False)
+        peer.client.initiate_connection()
+        peer.request(b"/s", b"POST", b"body")
+        assert peer.client.data_to_send() == flight
+        peer.server.dataReceived(flight[:cut])
+        peer.server.dataReceived(flight[cut:])
+        peer.pump()
+        assert peer.response(1)[1] == b"POST /s HTTP/2 body=body host=example.test"
+
+
+@pytest.mark.parametrize("attribute", ["maxPingsPerSecond", "maxEmptyFramesPerSecond"])
+def test_floods_oneBytePerRead(attribute: str) -> None:
+    """
+    A flood fed one byte per read is caught just the same.
+    """
+    frame = (
+        _frame(0x6, 0, 0, b"12345678")
+        if attribute == "maxPingsPerSecond"
+        else _frame(0x0, 0, 1, b"")
+    )
+    peer = Peer(FakeFactory(lambda r: None))
+    if attribute == "maxEmptyFramesPerSecond":
+        sid = peer.client.get_next_available_stream_id()
+        peer.client.send_headers(
+            sid,
+            [
+                (b":method", b"POST"),
+                (b":path", b"/"),
+                (b":scheme", b"http"),
+                (b":authority", b"a"),
+            ],
+        )
+        peer.pump()
+    limit = getattr(H2Connection, attribute)
+    data = frame * (limit + 1)
+    for i in range(len(data)):
+        peer.server.dataReceived(data[i : i + 1])
+        if peer.transport.disconnecting:
+            break
+    assert i == len(data) - len(frame) + 8  # the last frame header
+    assert peer.transport.disconnecting

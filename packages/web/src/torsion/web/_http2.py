@@ -773,9 +773,11 @@ class H2Connection(Protocol):
         elif isinstance(event, (h2.events.WindowUpdated,)):
             pass  # _flush runs after every batch of events
         elif isinstance(event, h2.events.ConnectionTerminated):
+            # The client is leaving.  h2 sends nothing more once the peer's
+            # GOAWAY has arrived, so the streams still open are lost.
             self._goingAway = True
-            self._terminated = True
-            self.transport.loseConnection()
+            self._terminate(None)
+            self._failStreams("HTTP/2 connection closed by the client (GOAWAY)")
 
     def _openStream(
         self, streamID: int, headers: list[tuple[Any, Any]]
@@ -1029,10 +1031,13 @@ class H2Connection(Protocol):
     def _idle(self) -> None:
         self._idleCall = None
         self._goAway(h2.errors.ErrorCodes.NO_ERROR, b"idle")
+        self._failStreams("HTTP/2 connection timed out")
+
+    def _failStreams(self, why: str) -> None:
         streams = list(self._streams.values())
         self._streams.clear()
         for stream in streams:
-            stream._lost(Failure(ConnectionLost("HTTP/2 connection timed out")))
+            stream._lost(Failure(ConnectionLost(why)))
 
     def _cancelTimers(self) -> None:
         if self._idleCall is not None and self._idleCall.active():
