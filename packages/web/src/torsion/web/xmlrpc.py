@@ -132,11 +132,12 @@ def loads(
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.StartDoctypeDeclHandler = _refuse
     parser.EntityDeclHandler = _refuse
-    parser.ExternalEntityRefHandler = _refuse
+    parser.ExternalEntityRefHandler = _refuse  # type: ignore[assignment]
     parser.StartElementHandler = target.start
     parser.EndElementHandler = target.end
     parser.CharacterDataHandler = target.data
-    target.xml(None, None)
+    # None: expat already hands over decoded text.
+    target.xml(None, None)  # type: ignore[arg-type]
     try:
         parser.Parse(data, True)
     except expat.ExpatError as e:
@@ -506,9 +507,7 @@ class Proxy:
         d = agent.request(
             b"POST", self.url.encode("ascii"), headers, _BytesProducer(body)
         )
-        d.addCallback(self._gotResponse)
-        d.addCallback(self._parse)
-        return d
+        return d.addCallback(self._gotResponse).addCallback(self._parse)
 
     def _gotResponse(self, response: Any) -> Deferred[bytes]:
         finished: Deferred[bytes] = Deferred()
