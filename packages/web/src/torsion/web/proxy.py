@@ -748,3 +748,12 @@ class Proxy(_httpBase("HTTPChannel")):  # type: ignore[misc]
     """
 
     requestFactory = ProxyRequest
+
+    def connectionMade(self) -> None:
+        """
+        Set up the connection, keeping ``ProxyRequest`` as the request
+        factory even when served by a plain ``HTTPFactory`` (whose own
+        ``requestFactory`` would otherwise be used).
+        """
+        super().connectionMade()
+        self.requestFactory = type(self).requestFactory
