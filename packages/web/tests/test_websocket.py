@@ -93,15 +93,33 @@ class Recorder(WebSocketProtocol):
         self.events.append(("lost", reason))
 
 
+class SwitchingChannel:
+    """
+    Stands for the HTTP channel: records the protocol switch.
+    """
+
+    def __init__(self, request: DummyRequest) -> None:
+        self.request = request
+        self.switchedTo: Any = None
+        self.writtenBefore: list[bytes] | None = None
+
+    def _switchProtocol(self, protocol: Any) -> None:
+        self.writtenBefore = list(self.request.written)
+        self.switchedTo = protocol
+
+
 class SwitchingRequest(DummyRequest):
     """
-    A ``DummyRequest`` that records the protocol switch.
+    A ``DummyRequest`` whose channel records the protocol switch.
     """
 
-    switchedTo: Any = None
+    def __init__(self, postpath: list[bytes]) -> None:
+        super().__init__(postpath)
+        self.channel = SwitchingChannel(self)
 
-    def switchProtocols(self, protocol: Any) -> None:
-        self.switchedTo = protocol
+    @property
+    def switchedTo(self) -> Any:
+        return self.channel.switchedTo
 
 
 def handshakeRequest(**overrides: Any) -> SwitchingRequest:
@@ -154,6 +172,8 @@ def test_successfulHandshake() -> None:
     assert not headers.hasHeader(b"sec-websocket-extensions")
     ws = request.switchedTo
     assert isinstance(ws, WebSocketTransport)
+    # The head was flushed (an empty write) before the switch.
+    assert request.channel.writtenBefore == [b""]
     proto = ws._protocol
     assert isinstance(proto, Recorder)
     assert proto.events == ["started"]
@@ -293,7 +313,7 @@ def test_noSwitchSupportIsAClearError() -> None:
     request = DummyRequest([])
     for name, value in handshakeRequest().requestHeaders.getAllRawHeaders():
         request.requestHeaders.setRawHeaders(name, value)
-    with pytest.raises(RuntimeError, match="switchProtocols"):
+    with pytest.raises(RuntimeError, match="switch protocols"):
         WebSocketResource(Recorder).render(request)
 
 

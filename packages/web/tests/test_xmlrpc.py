@@ -245,7 +245,7 @@ async def test_entityDeclarationsRefused(reactor: Any, body: bytes) -> None:
             return value
 
     started = time.monotonic()
-    request, fault = await call(Spy(), "", body=body)
+    _request, fault = await call(Spy(), "", body=body)
     assert time.monotonic() - started < 5
     assert isinstance(fault, Fault) and fault.faultCode == FAILURE
     assert "document type" in fault.faultString

@@ -428,13 +428,15 @@ class WebSocketTransport(Protocol):
         """
         :return: the address of the remote end of the underlying connection.
         """
-        return self.transport.getPeer()
+        address: IAddress = self.transport.getPeer()
+        return address
 
     def getHost(self) -> IAddress:
         """
         :return: the address of the local end of the underlying connection.
         """
-        return self.transport.getHost()
+        address: IAddress = self.transport.getHost()
+        return address
 
     # Underlying connection events
 
@@ -467,22 +469,20 @@ class WebSocketTransport(Protocol):
         for event in events:
             if self._state is _CLOSED:
                 return
-            cls = event.__class__
-            if cls is TextMessage:
-                self._protocol.textMessageReceived(event.data)  # type: ignore[union-attr]
-            elif cls is BytesMessage:
-                self._protocol.bytesMessageReceived(event.data)  # type: ignore[union-attr]
-            elif cls is Ping:
+            if isinstance(event, TextMessage):
+                self._protocol.textMessageReceived(event.data)
+            elif isinstance(event, BytesMessage):
+                self._protocol.bytesMessageReceived(event.data)
+            elif isinstance(event, Ping):
                 if self._state is _OPEN:
-                    self._send(self._codec.buildPong(event.payload))  # type: ignore[union-attr]
-            elif cls is Pong:
+                    self._send(self._codec.buildPong(event.payload))
+            elif isinstance(event, Pong):
                 if self._pongTimer is not None:
                     self._pongTimer.cancel()
                     self._pongTimer = None
                     self._scheduleKeepalive()
-                self._protocol.pongReceived(event.payload)  # type: ignore[union-attr]
+                self._protocol.pongReceived(event.payload)
             else:
-                assert isinstance(event, CloseFrame)
                 self._closeReceived(event)
 
     def _closeReceived(self, frame: CloseFrame) -> None:
@@ -599,15 +599,18 @@ def _simpleError(
 
 def _switchProtocols(request: IRequest, transport: WebSocketTransport) -> None:
     """
-    Hand the request's connection to ``transport`` once the ``101`` head is
-    written (the HTTP channel's protocol switch).
+    Send the ``101`` head and hand the request's connection to
+    ``transport`` (the HTTP/1.1 channel's protocol switch).
     """
-    switch = getattr(request, "switchProtocols", None)
+    channel = getattr(request, "channel", None)
+    switch = getattr(channel, "_switchProtocol", None)
     if switch is None:
         raise RuntimeError(
-            "this request cannot switch protocols (no switchProtocols method):"
-            " WebSocketResource needs torsion.web's HTTP/1.1 server"
+            "this request's connection cannot switch protocols: WebSocket needs"
+            " torsion.web's HTTP/1.1 server (HTTPChannel._switchProtocol)"
         )
+    # An empty write sends the (bodyless) 101 head before the switch.
+    request.write(b"")
     switch(transport)
 
 
