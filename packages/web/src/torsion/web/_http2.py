@@ -49,7 +49,9 @@ from torsion.internet.interfaces import (
     IPushProducer,
 )
 from torsion.internet.protocol import Protocol, connectionDone
+from torsion.logger import Logger
 from torsion.python.failure import Failure
+from torsion.web.http import _IRequestChannel
 
 __all__ = ["H2Connection", "H2Stream"]
 
@@ -81,6 +83,8 @@ _CONNECTION_FIELDS = frozenset(
 )
 
 _DEFAULT_MAX_BODY = 1024 * 1024
+
+_log = Logger()
 
 
 class _EnforcedSettings(h2.settings.Settings):
@@ -143,7 +147,7 @@ class _FrameScanner:
         return frames
 
 
-@implementer(IConsumer, IPushProducer)
+@implementer(_IRequestChannel, IConsumer, IPushProducer)
 class H2Stream:
     """
     One HTTP/2 stream seen as the channel of one request.
@@ -167,6 +171,7 @@ class H2Stream:
         self.factory = connection.factory
         self.site = connection.factory
         self.transport = self
+        self.maxFormFields = getattr(connection.factory, "maxFormFields", 1000)
         self.request: Any = None
         self.producer: IProducer | None = None
         self._streaming = False
@@ -264,6 +269,12 @@ class H2Stream:
         if not self._headersSent:
             self.writeHeaders(b"HTTP/2", 200, b"OK", [])
         self._conn._flush()
+        log = getattr(self.factory, "log", None)
+        if log is not None:
+            try:
+                log(request)
+            except Exception:
+                _log.failure("Error writing the access log")
 
     def getPeer(self) -> Any:
         """
@@ -489,12 +500,15 @@ class H2Connection(Protocol):
     :cvar maxEmptyFramesPerSecond: empty DATA frames (not ending a stream)
         per second.
     :cvar abortTimeout: seconds to wait, after a GOAWAY, for the transport to
-        close before aborting it.
+        close before aborting it, unless the factory has its own
+        ``abortTimeout``.
 
     A client exceeding a per-second limit gets ``GOAWAY`` with
     ``ENHANCE_YOUR_CALM`` and the connection is closed.  The request body
-    limit is the factory's ``maxRequestBody`` (413 beyond it) and the idle
-    timeout is the factory's ``timeOut`` (``GOAWAY`` then close).
+    limit is the factory's ``maxRequestBody`` (413 beyond it).  After the
+    factory's ``timeOut`` seconds without traffic, while no response is
+    being prepared (every open stream waits for the client), the connection
+    gets ``GOAWAY`` and is closed.
 
     :param factory: the ``HTTPFactory`` or ``Site``; requests are made with
         its ``requestFactory``.
@@ -842,9 +856,9 @@ class H2Connection(Protocol):
     def _requestFactory(self) -> Any:
         factory = getattr(self.factory, "requestFactory", None)
         if factory is None:
-            import importlib
+            from torsion.web.http import Request
 
-            factory = importlib.import_module("torsion.web.http").Request
+            factory = Request
         return factory
 
     def _maxRequestBody(self) -> int | None:
@@ -1009,7 +1023,9 @@ class H2Connection(Protocol):
         self._terminated = True
         self._cancelTimers()
         self.transport.loseConnection()
-        self._abortCall = self._reactor.callLater(self.abortTimeout, self._abort)
+        abortTimeout = getattr(self.factory, "abortTimeout", self.abortTimeout)
+        if abortTimeout is not None and not self._connectionLost:
+            self._abortCall = self._reactor.callLater(abortTimeout, self._abort)
 
     def _abort(self) -> None:
         self._abortCall = None
@@ -1021,7 +1037,7 @@ class H2Connection(Protocol):
 
     def _resetIdle(self) -> None:
         timeout = self._idleTimeout()
-        if timeout is None or self._terminated:
+        if timeout is None or self._terminated or self._connectionLost:
             return
         if self._idleCall is not None and self._idleCall.active():
             self._idleCall.reset(timeout)
@@ -1030,6 +1046,11 @@ class H2Connection(Protocol):
 
     def _idle(self) -> None:
         self._idleCall = None
+        if any(not stream._outbound for stream in self._streams.values()):
+            # A response is still being worked on (a long poll, a slow
+            # backend): the connection is not idle, whatever the client does.
+            self._resetIdle()
+            return
         self._goAway(h2.errors.ErrorCodes.NO_ERROR, b"idle")
         self._failStreams("HTTP/2 connection timed out")
 
