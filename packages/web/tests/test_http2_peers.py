@@ -13,6 +13,7 @@ import pytest
 from webhelpers import requireCommand, runPeer
 
 from torsion.internet.protocol import Factory
+from torsion.web import resource, server
 from torsion.web._http2 import H2Connection
 
 ssl = pytest.importorskip("torsion.internet.ssl", reason="needs torsion-core[tls]")
@@ -141,3 +142,100 @@ async def test_h2load(reactor: Any) -> None:
         r"requests: 1000 total, 1000 started, 1000 done, 1000 succeeded", out
     ), out
     assert re.search(r"status codes: 1000 2xx", out), out
+
+
+class Proto(resource.Resource):
+    isLeaf = True
+
+    def render_GET(self, request: Any) -> bytes:
+        request.setHeader(b"content-type", b"text/plain")
+        secure = b"secure" if request.isSecure() else b"plain"
+        return b"%s %s %s\n" % (request.clientproto, request.uri, secure)
+
+    def render_POST(self, request: Any) -> bytes:
+        return b"got " + request.content.read() + b"\n"
+
+
+def tlsOptions(pki: tuple[Any, str]) -> Any:
+    server, _ = pki
+    return ssl.CertificateOptions(
+        privateKey=server.privateKey,
+        certificate=server,
+        acceptableProtocols=[b"h2", b"http/1.1"],
+    )
+
+
+async def test_site_curlH2cUpgrade(reactor: Any) -> None:
+    """
+    ``curl --http2`` on an ``http://`` URL asks for the h2c upgrade; a
+    ``Site`` answers 101 and serves the request over HTTP/2.
+    """
+    curl = requireCommand("curl")
+    port = reactor.listenTCP(0, server.Site(Proto()), interface="127.0.0.1")
+    try:
+        url = f"http://127.0.0.1:{port.getHost().port}/up"
+        result = await runPeer([curl, "-sS", "-v", "--http2", url, url])
+    finally:
+        await port.stopListening()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"HTTP/2 /up plain\n" * 2, result.stderr
+    assert b"101 Switching Protocols" in result.stderr
+
+
+async def test_site_curlALPN(reactor: Any, pki: tuple[Any, str]) -> None:
+    """
+    A ``Site`` behind ``listenSSL`` with ``acceptableProtocols=[b"h2",
+    b"http/1.1"]`` speaks HTTP/2 to ``curl --http2`` and HTTP/1.1 to
+    ``curl --http1.1`` on the same port.
+    """
+    curl = requireCommand("curl")
+    _, caFile = pki
+    site = server.Site(Proto())
+    port = reactor.listenSSL(0, site, tlsOptions(pki), interface="127.0.0.1")
+    try:
+        url = f"https://127.0.0.1:{port.getHost().port}/tls"
+        two = await runPeer(
+            [
+                curl,
+                "-sS",
+                "--http2",
+                "--cacert",
+                caFile,
+                "-d",
+                "abc",
+                url,
+                "--next",
+                "--http2",
+                "--cacert",
+                caFile,
+                url,
+            ]
+        )
+        one = await runPeer([curl, "-sS", "--http1.1", "--cacert", caFile, url])
+    finally:
+        await port.stopListening()
+    assert two.returncode == 0, two.stderr
+    assert two.stdout == b"got abc\nHTTP/2 /tls secure\n"
+    assert one.returncode == 0, one.stderr
+    assert one.stdout == b"HTTP/1.1 /tls secure\n"
+
+
+async def test_site_h2load(reactor: Any, pki: tuple[Any, str]) -> None:
+    """
+    h2load's 1000 requests (4 connections, 10 streams each at a time)
+    against a ``Site`` over TLS all succeed with 2xx.
+    """
+    h2load = requireCommand("h2load", "nghttp2-client")
+    port = reactor.listenSSL(
+        0, server.Site(Proto()), tlsOptions(pki), interface="127.0.0.1"
+    )
+    try:
+        url = f"https://127.0.0.1:{port.getHost().port}/load"
+        result = await runPeer([h2load, "-n", "1000", "-c", "4", "-m", "10", url])
+    finally:
+        await port.stopListening()
+    out = result.stdout.decode()
+    assert result.returncode == 0, out + result.stderr.decode()
+    assert "Application protocol: h2" in out, out
+    assert "1000 succeeded" in out, out
+    assert "status codes: 1000 2xx" in out, out
