@@ -249,9 +249,9 @@ def renderElement(
 
 
 def _notDoneYet() -> int:
-    # Imported late: torsion.web.server may itself use templates.
+    # Imported late: the resource layer may itself use templates.
     try:
-        from torsion.web.server import NOT_DONE_YET
+        from torsion.web.resource import NOT_DONE_YET
     except ImportError:
         return 1
     return int(NOT_DONE_YET)
