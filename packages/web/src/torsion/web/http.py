@@ -72,7 +72,7 @@ import time
 from collections.abc import Callable
 from typing import IO, Any, Final
 
-from zope.interface import Attribute, Interface, implementer
+from zope.interface import Attribute, Interface, implementer, provider
 
 from torsion.internet import interfaces
 from torsion.internet.defer import Deferred
@@ -924,6 +924,9 @@ class HTTPChannel(Protocol):
     h2cUpgrade: bool = True
 
     _state = _HEAD
+    _method = b"GET"
+    _target = b"/"
+    _version = b"HTTP/1.1"
     _request: Any = None
     _decoder: Any = None
     _bodyReceived = 0
@@ -1544,7 +1547,7 @@ def _logText(value: bytes | str | None) -> str:
     return value.translate(_LOG_ESCAPES)
 
 
-@implementer(iweb.IAccessLogFormatter)
+@provider(iweb.IAccessLogFormatter)
 def combinedLogFormatter(timestamp: str, request: Any) -> str:
     """
     Format an access log line in the combined log format::
@@ -1574,7 +1577,7 @@ def _formatLine(host: str, timestamp: str, request: Any) -> str:
     )
 
 
-@implementer(iweb.IAccessLogFormatter)
+@provider(iweb.IAccessLogFormatter)
 def proxiedLogFormatter(timestamp: str, request: Any) -> str:
     """
     Like ``combinedLogFormatter``, but the client address is the last one in
