@@ -504,6 +504,7 @@ class Session(Componentized):
             call.reset(self.sessionTimeout)
 
 
+@implementer(IResource)
 class Site(http.HTTPFactory):
     """
     An HTTP server factory serving a resource tree.
@@ -586,6 +587,12 @@ class Site(http.HTTPFactory):
         """
         request.site = self  # type: ignore[attr-defined]
         return self.resource.getChildWithDefault(pathEl, request)
+
+    def putChild(self, path: bytes, child: IResource) -> None:
+        """
+        Add a child to the root resource.
+        """
+        self.resource.putChild(path, child)
 
     def render(self, request: IRequest) -> Any:
         """
