@@ -125,7 +125,7 @@ async def serve(reactor: Any, root: IResource) -> tuple[Any, str, Site]:
 
 
 async def test_requestsBasics(reactor: Any) -> None:
-    port, base, site = await serve(reactor, makeRoot(reactor))
+    port, base, _site = await serve(reactor, makeRoot(reactor))
     try:
 
         def client() -> list[Any]:
@@ -180,7 +180,7 @@ class FailureOverSocketTests(unittest.TestCase):
 
 
 async def test_gzipRequests(reactor: Any) -> None:
-    port, base, site = await serve(reactor, makeRoot(reactor))
+    port, base, _site = await serve(reactor, makeRoot(reactor))
     try:
         response = await inThread(requests.get, base + "/big", stream=True)
         raw = response.raw.read(decode_content=False)
@@ -196,7 +196,7 @@ async def test_gzipRequests(reactor: Any) -> None:
 
 async def test_gzipCurlCompressed(reactor: Any) -> None:
     curl = requireCommand("curl")
-    port, base, site = await serve(reactor, makeRoot(reactor))
+    port, base, _site = await serve(reactor, makeRoot(reactor))
     try:
         compressed = await runPeer(
             [curl, "-sS", "--compressed", "-D", "-", base + "/big"]
@@ -236,7 +236,7 @@ async def test_sessionAcrossRequests(reactor: Any) -> None:
 
 
 async def test_httpClientKeepAlive(reactor: Any) -> None:
-    port, base, site = await serve(reactor, makeRoot(reactor))
+    port, _base, _site = await serve(reactor, makeRoot(reactor))
     portNumber = port.getHost().port
     try:
 
@@ -304,7 +304,7 @@ def guarded() -> Resource:
 
 
 async def test_guardRequests(reactor: Any) -> None:
-    port, base, site = await serve(reactor, guarded())
+    port, base, _site = await serve(reactor, guarded())
     try:
 
         def client() -> list[Any]:
@@ -331,7 +331,7 @@ async def test_guardRequests(reactor: Any) -> None:
 
 async def test_guardCurlDigest(reactor: Any) -> None:
     curl = requireCommand("curl")
-    port, base, site = await serve(reactor, guarded())
+    port, base, _site = await serve(reactor, guarded())
     try:
         good = await runPeer(
             [curl, "-sS", "--digest", "-u", "alice:s3cret", base + "/digest/page"]
