@@ -32,7 +32,7 @@ import os
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from http import cookiejar
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from zope.interface import implementer
@@ -41,6 +41,7 @@ from torsion.internet import defer
 from torsion.internet.defer import Deferred, fail, succeed
 from torsion.internet.interfaces import IStreamClientEndpoint
 from torsion.internet.protocol import Factory, Protocol, connectionDone
+from torsion.internet.task import NotPaused, TaskDone
 from torsion.python.failure import Failure
 from torsion.web import _parser
 from torsion.web._newclient import (
@@ -55,6 +56,7 @@ from torsion.web._newclient import (
     ResponseFailed,
     ResponseNeverReceived,
     _isIdempotent,
+    _validateMethod,
 )
 from torsion.web.http_headers import Headers
 from torsion.web.iweb import (
@@ -627,6 +629,7 @@ class Agent(_AgentBase):
             a URI with whitespace or control characters, or an unsupported
             scheme.
         """
+        _validateMethod(method)
         parsedURI = _ensureValidURI(uri)
         try:
             endpoint = self._endpointFactory.endpointForURI(parsedURI)
@@ -810,6 +813,7 @@ class ProxyAgent(_AgentBase):
         :param bodyProducer: the body.
         :return: a Deferred ``IResponse``.
         """
+        _validateMethod(method)
         parsedURI = _ensureValidURI(uri)
         sendHeaders = _toHeaders(headers)
         if parsedURI.scheme == b"https":
@@ -881,9 +885,34 @@ class RedirectBodyNotReplayable(Exception):
 _SENSITIVE_HEADERS = (b"authorization", b"cookie", b"proxy-authorization")
 
 
+#: The most bytes of a redirect's own body read (and dropped) so that its
+#: connection can be reused; past this the connection is closed instead.
+MAX_DISCARDED_BODY = 1024 * 1024
+
+
 class _DiscardBody(Protocol):
+    """
+    Reads and drops a body; ``done`` fires when it has ended either way.
+    """
+
+    def __init__(self) -> None:
+        self.done: Deferred[None] = Deferred()
+        self._size = 0
+
+    def dataReceived(self, data: bytes) -> None:
+        self._size += len(data)
+        if self._size > MAX_DISCARDED_BODY:
+            self.transport.stopProducing()
+
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        pass
+        if not self.done.called:
+            self.done.callback(None)
+
+
+def _discard(response: Any) -> Deferred[None]:
+    discarder = _DiscardBody()
+    response.deliverBody(discarder)
+    return discarder.done
 
 
 @implementer(IAgent)
@@ -951,62 +980,38 @@ class RedirectAgent:
         count: int,
     ) -> Any:
         code = response.code
+        newBody: Any = None
         if code in self._seeOtherCodes:
-            newMethod, newBody = (b"HEAD" if method == b"HEAD" else b"GET"), None
+            newMethod = b"HEAD" if method == b"HEAD" else b"GET"
         elif code in self._sameMethodCodes:
-            if not self._sameMethodRedirect(method, code):
-                if code in (301, 302) and self._postAsGet(method):
-                    newMethod, newBody = b"GET", None
-                else:
-                    return response
-            else:
+            if self._sameMethodRedirect(method, code):
                 newMethod = method
-                newBody = None
                 if bodyProducer is not None:
                     newBody = _replayable(bodyProducer)
                     if newBody is None:
-                        response.deliverBody(_DiscardBody())
-                        return fail(
-                            ResponseFailed(
-                                [
-                                    Failure(
-                                        RedirectBodyNotReplayable(
-                                            f"{code} redirect of a {method!r} request"
-                                            " whose body cannot be sent again"
-                                        )
-                                    )
-                                ],
-                                response,
-                            )
+                        return self._fail(
+                            response,
+                            RedirectBodyNotReplayable(
+                                f"{code} redirect of a {method!r} request whose "
+                                "body cannot be sent again"
+                            ),
                         )
+            elif code in (301, 302) and self._postAsGet(method):
+                newMethod = b"GET"
+            else:
+                return response
         else:
             return response
         locations = response.headers.getRawHeaders(b"location")
         if not locations:
-            response.deliverBody(_DiscardBody())
-            return fail(
-                ResponseFailed(
-                    [Failure(RedirectWithNoLocation(code, "no location", uri))],
-                    response,
-                )
-            )
+            return self._fail(response, RedirectWithNoLocation(code, "", uri))
         location = urljoin(uri, locations[0].strip())
         if count >= self._redirectLimit:
-            response.deliverBody(_DiscardBody())
-            return fail(
-                ResponseFailed(
-                    [Failure(InfiniteRedirection(code, "too many", location))],
-                    response,
-                )
-            )
+            return self._fail(response, InfiniteRedirection(code, "", location))
         try:
             newURI = _ensureValidURI(_encodeLocation(location))
         except ValueError as e:
-            response.deliverBody(_DiscardBody())
-            return fail(ResponseFailed([Failure(e)], response))
-        # The redirect's own body is read and dropped, so its connection
-        # can go back to the pool.
-        response.deliverBody(_DiscardBody())
+            return self._fail(response, e)
         newHeaders = headers.copy()
         if newURI._origin() != URI.fromBytes(uri)._origin():
             for name in _SENSITIVE_HEADERS:
@@ -1016,16 +1021,35 @@ class RedirectAgent:
             for name in (b"content-type", b"content-encoding"):
                 newHeaders.removeHeader(name)
         target = newURI.toBytes().split(b"#", 1)[0]
-        d = self._agent.request(newMethod, target, newHeaders, newBody)
 
-        def setPrevious(newResponse: Any) -> Any:
-            newResponse.setPreviousResponse(response)
-            return newResponse
+        def follow(_: object) -> Deferred[Any]:
+            d: Deferred[Any] = self._agent.request(
+                newMethod, target, newHeaders, newBody
+            )
 
-        d.addCallback(setPrevious)
-        return d.addCallback(
-            self._handleResponse, newMethod, target, newHeaders, newBody, count + 1
-        )
+            def setPrevious(newResponse: Any) -> Any:
+                newResponse.setPreviousResponse(response)
+                return newResponse
+
+            d.addCallback(setPrevious)
+            return d.addCallback(
+                self._handleResponse,
+                newMethod,
+                target,
+                newHeaders,
+                newBody,
+                count + 1,
+            )
+
+        # The redirect's own body is read and dropped first, so that its
+        # connection is back in the pool for the next request.
+        return _discard(response).addCallback(follow)
+
+    def _fail(self, response: Any, error: Exception) -> Deferred[Any]:
+        def failed(_: object) -> Failure:
+            return Failure(ResponseFailed([Failure(error)], response))
+
+        return _discard(response).addCallback(failed)
 
     def _postAsGet(self, method: bytes) -> bool:
         return False
@@ -1458,7 +1482,8 @@ class FileBodyProducer:
     chunked.  A seekable file's body can be sent again (for a retry or a
     307/308 redirect): it is read again from where it started.
 
-    :param inputFile: the file, opened in binary mode.
+    :param inputFile: the file, opened in binary mode (any object with a
+        ``read(size)`` method returning bytes).
     :param cooperator: the ``torsion.internet.task.Cooperator`` to run on
         (the global one when ``None``).
     :param readSize: bytes read per step.
@@ -1466,7 +1491,7 @@ class FileBodyProducer:
 
     def __init__(
         self,
-        inputFile: BinaryIO,
+        inputFile: Any,
         cooperator: Any = None,
         readSize: int = 65536,
     ) -> None:
@@ -1477,7 +1502,7 @@ class FileBodyProducer:
         self._start: int | None = None
         self.length: int | str = self._determineLength(inputFile)
 
-    def _determineLength(self, inputFile: BinaryIO) -> int | str:
+    def _determineLength(self, inputFile: Any) -> int | str:
         try:
             seekable = inputFile.seekable()
         except AttributeError:
@@ -1493,7 +1518,8 @@ class FileBodyProducer:
         except (OSError, ValueError):
             return UNKNOWN_LENGTH
         self._start = start
-        return end - start
+        length: int = end - start
+        return length
 
     def _replay(self) -> FileBodyProducer | None:
         if self._start is None:
@@ -1549,14 +1575,20 @@ class FileBodyProducer:
         Stop reading until ``resumeProducing``.
         """
         if self._task is not None:
-            self._task.pause()
+            try:
+                self._task.pause()
+            except TaskDone:
+                pass
 
     def resumeProducing(self) -> None:
         """
         Read again.
         """
         if self._task is not None:
-            self._task.resume()
+            try:
+                self._task.resume()
+            except (TaskDone, NotPaused):
+                pass
 
     def stopProducing(self) -> None:
         """
@@ -1565,7 +1597,7 @@ class FileBodyProducer:
         if self._task is not None:
             try:
                 self._task.stop()
-            except Exception:
+            except TaskDone:
                 pass
 
 
