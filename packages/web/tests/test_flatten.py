@@ -530,3 +530,27 @@ def test_commentCannotEndEarly(text: str) -> None:
     parsed = _parse(flat(tags.div(Comment(text), "after")))
     assert [e[0] for e in parsed.events] == ["start", "comment", "end"]
     assert "".join(parsed.text) == "after"
+
+
+@pytest.mark.parametrize(
+    "name", ['onclick="x"', "a b", "a>", "x/", "", "a=b", "a\x00", "<a", "a'"]
+)
+def test_attributeNameCannotInjectMarkup(name: str) -> None:
+    for value in ("v", slot("s", default="v")):
+        error = flatError(tags.div(Tag("p", attributes={name: value})))
+        assert isinstance(error.exception, ValueError)
+        assert "invalid attribute name" in str(error)
+        assert "<p>" in str(error)
+
+
+@pytest.mark.parametrize("name", ['p onclick="x"', "p>", "<p", "a\n"])
+def test_tagNameCannotInjectMarkup(name: str) -> None:
+    for tag in (Tag(name), Tag(name, attributes={"a": slot("s", default="v")})):
+        error = flatError(tag)
+        assert isinstance(error.exception, ValueError)
+        assert "invalid tag name" in str(error)
+
+
+def test_namespacedNamesAllowed() -> None:
+    tag = Tag("svg:rect", attributes={"xlink:href": "#a", "data-x": "1"})
+    assert flat(tag) == b'<svg:rect xlink:href="#a" data-x="1"></svg:rect>'

@@ -515,3 +515,16 @@ class RenderElementTests(TestCase):
         )
         self.assertEqual(request.finished, 1)
         self.assertEqual(len(self.flushLoggedErrors(FlattenerError)), 2)
+
+    def test_clientGoneStopsRendering(self) -> None:
+        request = DummyRequest([])
+        cancelled: list[object] = []
+        d: Deferred[str] = Deferred(cancelled.append)
+        renderElement(request, Page(["start", d, "never"]))
+        request.loseConnection()
+        self.assertEqual(cancelled, [d])
+        self.assertEqual(
+            b"".join(request.written), b"<!DOCTYPE html>\n<html><body>start"
+        )
+        self.assertEqual(request.finished, 0)
+        self.assertEqual(self.flushLoggedErrors(), [])

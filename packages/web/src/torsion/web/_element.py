@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from zope.interface import implementer
 
+from torsion.internet.defer import Deferred
 from torsion.logger import Logger
 from torsion.python.failure import Failure
 from torsion.web._flatten import flatten
@@ -203,7 +204,9 @@ def renderElement(
     they are produced, then the request is finished.  The content type is
     set to ``text/html; charset=utf-8`` unless already set.  If flattening
     fails, the error (with its traceback) is logged and a short message is
-    written in its place: the traceback never reaches the client.
+    written in its place: the traceback never reaches the client.  If the
+    client goes away first, flattening stops (the Deferred it waits on is
+    cancelled) and the request is left alone.
 
     :param request: the request to answer.
     :param element: what to render (an ``Element`` or any flattenable).
@@ -218,7 +221,13 @@ def renderElement(
         request.write(doctype)
         request.write(b"\n")
 
+    # Set when the client goes away: flattening stops, nothing more is
+    # written and the request is not finished.
+    gone: list[Failure] = []
+
     def failed(failure: Failure) -> Any:
+        if gone:
+            return None
         _log.failure(
             "An error occurred while rendering the response.",
             failure=failure,
@@ -229,22 +238,31 @@ def renderElement(
 
         def failElementFailed(failure: Failure) -> None:
             _log.failure("The error element could not be rendered.", failure=failure)
-            request.write(RENDER_ERROR_MESSAGE)
+            if not gone:
+                request.write(RENDER_ERROR_MESSAGE)
 
         return flatten(request, _failElement, request.write).addErrback(
             failElementFailed
         )
 
     def finish(_: object) -> None:
-        request.finish()
+        if not gone:
+            request.finish()
 
     def finishFailed(failure: Failure) -> None:
         _log.failure("Could not finish the response.", failure=failure)
+
+    def clientGone(reason: Failure) -> None:
+        gone.append(reason)
+        d.cancel()
 
     d = flatten(request, element, request.write)
     d.addErrback(failed)
     d.addCallback(finish)
     d.addErrback(finishFailed)
+    finished = request.notifyFinish()
+    if isinstance(finished, Deferred):
+        finished.addErrback(clientGone)
     return _notDoneYet()
 
 

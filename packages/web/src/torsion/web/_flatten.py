@@ -13,6 +13,7 @@ and handed to ``write`` in large pieces.
 
 from __future__ import annotations
 
+import re
 import traceback as _traceback_module
 from collections.abc import Callable, Iterator
 from types import CoroutineType, GeneratorType, TracebackType
@@ -22,6 +23,7 @@ from torsion.internet.defer import Deferred
 from torsion.python.failure import Failure
 from torsion.web._stan import (
     CDATA,
+    VALID_HTML_TAG_NAMES,
     VOID_ELEMENTS,
     CharRef,
     Comment,
@@ -241,10 +243,35 @@ class _Attribute:
         self.value = value
 
 
+# Characters that would end or break a tag or attribute name, letting a name
+# inject markup: whitespace, quotes, ``>``, ``/``, ``=``, ``<``, ``&`` and
+# control characters.
+_BAD_NAME = re.compile(r"[\s\"'>/=<&\x00-\x1f\x7f]")
+
+# Names already checked; bounded, since names may come from data.
+_goodNames: set[str] = set(VALID_HTML_TAG_NAMES)
+MAX_CACHED_NAMES = 4096
+
+
+def _checkName(name: str, what: str) -> str:
+    """
+    Refuse a tag or attribute name that could inject markup.
+
+    :raises ValueError: if it is empty or has a forbidden character.
+    """
+    if name in _goodNames:
+        return name
+    if not name or _BAD_NAME.search(name):
+        raise ValueError(f"invalid {what} name {name!r}")
+    if len(_goodNames) < MAX_CACHED_NAMES:
+        _goodNames.add(name)
+    return name
+
+
 def _attributeName(key: str | bytes) -> str:
     if isinstance(key, bytes):
-        return key.decode("utf-8")
-    return key
+        key = key.decode("utf-8")
+    return _checkName(key, "attribute")
 
 
 # A frame of the flattener's stack:
@@ -293,8 +320,9 @@ class _Flattener:
     def _cancel(self, done: Deferred[None]) -> None:
         waiting = self.waitingOn
         if waiting is not None:
-            self.waitingOn = None
+            # Its CancelledError fails the flattening, naming where it was.
             waiting.cancel()
+        self.finished = True
 
     def _flush(self) -> None:
         output = self.output
@@ -380,8 +408,13 @@ class _Flattener:
                                 )
                                 break
                             continue
+                        if name not in _goodNames:
+                            failing = item
+                            _checkName(name, "tag")
+                            failing = None
                         attributes = item.attributes
                         if attributes:
+                            failing = item
                             opening = _startTag(name, attributes)
                             if type(opening) is not str:
                                 stack.append(
@@ -396,7 +429,9 @@ class _Flattener:
                                         None,
                                     )
                                 )
+                                failing = None
                                 break
+                            failing = None
                         else:
                             opening = "<" + name
                         if children:
@@ -425,6 +460,30 @@ class _Flattener:
                         else:
                             out.append((opening + "></" + name + ">").encode("utf-8"))
                         continue
+                    if t is slot or isinstance(item, slot):
+                        failing = item
+                        for scopeData in reversed(slots):
+                            if item.name in scopeData:
+                                value = scopeData[item.name]
+                                break
+                        else:
+                            if item.default is None:
+                                raise UnfilledSlot(item.name)
+                            value = item.default
+                        failing = None
+                        stack.append(
+                            (
+                                iter((value,)),
+                                b"",
+                                item,
+                                slots,
+                                factory,
+                                inAttr,
+                                out,
+                                None,
+                            )
+                        )
+                        break
                     if isinstance(item, Tag):
                         # A tag with a renderer or filled slots.
                         failing = item
@@ -508,30 +567,6 @@ class _Flattener:
                     if isinstance(item, GeneratorType):
                         stack.append(
                             (item, b"", None, slots, factory, inAttr, out, None)
-                        )
-                        break
-                    if isinstance(item, slot):
-                        failing = item
-                        for scopeData in reversed(slots):
-                            if item.name in scopeData:
-                                value = scopeData[item.name]
-                                break
-                        else:
-                            if item.default is None:
-                                raise UnfilledSlot(item.name)
-                            value = item.default
-                        failing = None
-                        stack.append(
-                            (
-                                iter((value,)),
-                                b"",
-                                item,
-                                slots,
-                                factory,
-                                inAttr,
-                                out,
-                                None,
-                            )
                         )
                         break
                     if isinstance(item, raw):
@@ -674,6 +709,7 @@ def _complexTag(tag: Tag, opening: str | None) -> Iterator[Any]:
     name = tag.tagName
     items: list[Any] = []
     if name:
+        _checkName(name, "tag")
         items.append(_Markup(b"<" + name.encode("utf-8")))
         for key, value in tag.attributes.items():
             items.append(_Attribute(_attributeName(key), value))
