@@ -610,15 +610,18 @@ class ReverseProxyResource(Resource):
         """
         :param path: the next path segment (already percent-decoded).
         :param request: the request.
-        :return: a proxy for the upstream path one segment deeper.
+        :return: a proxy for the upstream path one segment deeper, of the
+            same class and with the same ``proxyClientFactoryClass``.
         """
-        return ReverseProxyResource(
+        child = type(self)(
             self.host,
             self.port,
             self.path + b"/" + _quote(path, safe=b"").encode("ascii"),
             self.reactor,
             self.timeout,
         )
+        child.proxyClientFactoryClass = self.proxyClientFactoryClass
+        return child
 
     def _hostHeader(self) -> bytes:
         host = self.host if ":" not in self.host else f"[{self.host}]"
