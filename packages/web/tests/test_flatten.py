@@ -554,3 +554,33 @@ def test_tagNameCannotInjectMarkup(name: str) -> None:
 def test_namespacedNamesAllowed() -> None:
     tag = Tag("svg:rect", attributes={"xlink:href": "#a", "data-x": "1"})
     assert flat(tag) == b'<svg:rect xlink:href="#a" data-x="1"></svg:rect>'
+
+
+def test_writeFailing() -> None:
+    def write(data: bytes) -> None:
+        raise OSError("connection gone")
+
+    results: list[object] = []
+    flatten(None, tags.p("x"), write).addBoth(results.append)
+    [failure] = results
+    assert isinstance(failure, Failure)
+    assert isinstance(failure.value, FlattenerError)
+    assert isinstance(failure.value.exception, OSError)
+
+
+def test_writeFailingAfterDeferred() -> None:
+    d: Deferred[str] = Deferred()
+    calls: list[bytes] = []
+
+    def write(data: bytes) -> None:
+        calls.append(data)
+        if len(calls) > 1:
+            raise OSError("connection gone")
+
+    results: list[object] = []
+    flatten(None, tags.p("x", d), write).addBoth(results.append)
+    d.callback("y")
+    [failure] = results
+    assert isinstance(failure, Failure)
+    assert isinstance(failure.value.exception, OSError)
+    assert calls == [b"<p>x", b"y</p>"]

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from zope.interface.verify import verifyObject
 
 from torsion.internet.defer import Deferred, succeed
@@ -528,3 +530,50 @@ class RenderElementTests(TestCase):
         )
         self.assertEqual(request.finished, 0)
         self.assertEqual(self.flushLoggedErrors(), [])
+
+
+# -- the parser's only error is TemplateParseError -------------------------------------
+
+
+@given(st.binary(max_size=200))
+@settings(max_examples=300, deadline=None)
+def test_randomBytesOnlyParseErrors(data: bytes) -> None:
+    try:
+        XMLString(data)
+    except TemplateParseError:
+        pass
+
+
+_markupPieces = st.sampled_from(
+    [
+        "<p>",
+        "</p>",
+        "<br/>",
+        f'<t:slot xmlns:t="{NS}" name="s"/>',
+        f'<t:attr xmlns:t="{NS}" name="a">',
+        "</t:attr>",
+        "<!--c-->",
+        "<![CDATA[x]]>",
+        "&amp;",
+        "&bogus;",
+        "<!DOCTYPE p>",
+        "<!DOCTYPE p [<!ENTITY e 'x'>]>",
+        "text",
+        "<",
+        '"',
+    ]
+)
+
+
+@given(st.lists(_markupPieces, max_size=12))
+@settings(max_examples=300, deadline=None)
+def test_randomMarkupOnlyParseErrors(pieces: list[str]) -> None:
+    try:
+        loader = XMLString("".join(pieces))
+    except TemplateParseError:
+        return
+    results: list[object] = []
+    flattenString(None, tags.transparent(loader.load()).fillSlots(s="v")).addBoth(
+        results.append
+    )
+    assert isinstance(results[0], bytes)

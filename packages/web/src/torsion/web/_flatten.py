@@ -342,8 +342,12 @@ class _Flattener:
         error.__cause__ = exception
         self.finished = True
         self.stack.clear()
-        # What was produced before the error is still the caller's to write.
-        self._flush()
+        # What was produced before the error is still the caller's to write;
+        # if writing is what failed, there is nothing more to do with it.
+        try:
+            self._flush()
+        except Exception:
+            self.output.clear()
         self.done.errback(Failure(error))
 
     def _resumed(self, result: object) -> None:
@@ -623,6 +627,8 @@ class _Flattener:
                             and len(rootOutput) >= FLUSH_PIECES
                         ):
                             self._flush()
+            if write is not None:
+                self._flush()
         except _DeferredFailed as e:
             self._fail(e.failure.value, e.failure.getTracebackObject(), e.deferred)
             return
@@ -631,8 +637,6 @@ class _Flattener:
             return
         if not self.finished:
             self.finished = True
-            if write is not None:
-                self._flush()
             self.done.callback(None)
 
     def _waitFor(self, d: Deferred[Any]) -> bool:
