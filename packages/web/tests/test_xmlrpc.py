@@ -339,3 +339,119 @@ async def test_proxyResponseSizeLimit(reactor: Any, stdlibServer: str) -> None:
 async def test_proxyUnmarshallableArgument(reactor: Any) -> None:
     with pytest.raises(TypeError):
         await Proxy("http://127.0.0.1:1/").callRemote("x", object())
+
+
+# Over a real Site: the standard library's ServerProxy and torsion's Proxy
+
+
+@pytest.fixture
+def site() -> Any:
+    from torsion.web.resource import Resource
+    from torsion.web.server import Site
+
+    root = Resource()
+    root.putChild(b"RPC2", makeRoot(allowNone=True))
+    return Site(root)
+
+
+async def test_stdlibClientAgainstTorsion(reactor: Any, site: Any) -> None:
+    from webhelpers import inThread, listen
+
+    port = listen(reactor, site)
+    url = f"http://127.0.0.1:{port.getHost().port}/RPC2"
+
+    def client() -> dict[str, Any]:
+        proxy = xmlrpc.client.ServerProxy(url, allow_none=True, use_builtin_types=True)
+        out: dict[str, Any] = {
+            "add": proxy.add(2, 3),
+            "mul": proxy.math.mul(4, 5),
+            "deferred": proxy.deferred("abc"),
+            "coroutine": proxy.coroutine("xy"),
+            "none": proxy.none(),
+            "date": proxy.echo(datetime.datetime(2001, 2, 3, 4, 5, 6)),
+            "binary": proxy.echo(b"\x00\x01\xff"),
+            "nested": proxy.echo({"a": [1, 2.5, True, "s"]}),
+            "methods": proxy.system.listMethods(),
+            "help": proxy.system.methodHelp("add"),
+            "signature": proxy.system.methodSignature("add"),
+        }
+        for name in ("fault", "nope"):
+            try:
+                getattr(proxy, name)()
+            except xmlrpc.client.Fault as e:
+                out[name] = e.faultCode
+        proxy("close")()
+        return out
+
+    try:
+        out = await inThread(client)
+    finally:
+        await port.stopListening()
+    assert out.pop("methods")[:3] == ["add", "coroutine", "crash"]
+    assert out == {
+        "add": 5,
+        "mul": 20,
+        "deferred": "ABC",
+        "coroutine": "xyxy",
+        "none": None,
+        "date": datetime.datetime(2001, 2, 3, 4, 5, 6),
+        "binary": b"\x00\x01\xff",
+        "nested": {"a": [1, 2.5, True, "s"]},
+        "help": "Add two numbers.",
+        "signature": [["int", "int", "int"]],
+        "fault": 42,
+        "nope": NOT_FOUND,
+    }
+
+
+async def test_torsionProxyAgainstTorsion(reactor: Any, site: Any) -> None:
+    from webhelpers import listen
+
+    port = listen(reactor, site)
+    try:
+        proxy = Proxy(f"http://127.0.0.1:{port.getHost().port}/RPC2", allowNone=True)
+        assert await proxy.callRemote("add", 1, 2) == 3
+        assert await proxy.callRemote("math.mul", 3, 3) == 9
+        assert await proxy.callRemote("none") is None
+        with pytest.raises(Fault) as info:
+            await proxy.callRemote("fault")
+        assert info.value.faultCode == 42
+        with pytest.raises(ProxyError) as error:
+            await Proxy(f"http://127.0.0.1:{port.getHost().port}/missing").callRemote(
+                "add", 1, 2
+            )
+        assert error.value.status == 404
+    finally:
+        await port.stopListening()
+
+
+async def test_billionLaughsOverHTTP(reactor: Any, site: Any) -> None:
+    from webhelpers import inThread, listen
+
+    port = listen(reactor, site)
+    url = f"http://127.0.0.1:{port.getHost().port}/RPC2"
+
+    def post(body: bytes) -> tuple[int, bytes]:
+        import urllib.request
+
+        request = urllib.request.Request(
+            url, data=body, headers={"Content-Type": "text/xml"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    import urllib.error
+
+    try:
+        status, body = await inThread(post, BILLION_LAUGHS)
+        tooBig, _ = await inThread(post, b"<a>" + b"x" * (site.maxRequestBody + 1))
+    finally:
+        await port.stopListening()
+    assert status == 200
+    with pytest.raises(Fault) as info:
+        xmlrpc.client.loads(body)
+    assert info.value.faultCode == FAILURE
+    assert tooBig == 413
