@@ -582,5 +582,6 @@ def test_writeFailingAfterDeferred() -> None:
     d.callback("y")
     [failure] = results
     assert isinstance(failure, Failure)
+    assert isinstance(failure.value, FlattenerError)
     assert isinstance(failure.value.exception, OSError)
     assert calls == [b"<p>x", b"y</p>"]
