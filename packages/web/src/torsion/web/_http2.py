@@ -244,7 +244,7 @@ class H2Stream:
             return
         self._outbound.append(bytes(data))
         self._outboundSize += len(data)
-        self._conn._flush()
+        self._conn._flush(self)
         self._throttle()
 
     def writeSequence(self, data: Any) -> None:
@@ -268,7 +268,7 @@ class H2Stream:
         self._done = True
         if not self._headersSent:
             self.writeHeaders(b"HTTP/2", 200, b"OK", [])
-        self._conn._flush()
+        self._conn._flush(self)
         log = getattr(self.factory, "log", None)
         if log is not None:
             try:
@@ -379,7 +379,7 @@ class H2Stream:
             self._deliver(data, flowLength)
         if not self._inbound and self._remoteEnded and not self._inboundPaused:
             self._dispatch()
-        self._conn._flush()
+        self._conn._flush(self)
 
     def stopProducing(self) -> None:
         """
@@ -554,8 +554,11 @@ class H2Connection(Protocol):
         # Until the client acknowledges our SETTINGS, h2 would decode header
         # lists up to its own default; hold it to our limit from the start.
         self._h2.decoder.max_header_list_size = self.maxHeaderListSize
+        # Insertion-ordered: a full flush serves streams oldest first.
         self._streams: dict[int, H2Stream] = {}
-        self._sendOrder: deque[int] = deque()
+        self._batching = False
+        self._pending: dict[H2Stream, None] = {}
+        self._flushAllPending = False
         self._scanner = _FrameScanner()
         self._headerBlock: int | None = None
         self._windowStart = 0.0
@@ -575,6 +578,14 @@ class H2Connection(Protocol):
         Register as the transport's producer and send our SETTINGS (unless
         ``upgradeFrom`` follows, which sends them itself).
         """
+        setTcpNoDelay = getattr(self.transport, "setTcpNoDelay", None)
+        if setTcpNoDelay is not None:
+            # Many small frames for many streams: do not let Nagle's
+            # algorithm hold them back waiting for the client's ACK.
+            try:
+                setTcpNoDelay(True)
+            except Exception:
+                pass
         try:
             self.transport.registerProducer(self, True)
         except RuntimeError:
@@ -656,11 +667,15 @@ class H2Connection(Protocol):
             # h2 has queued a GOAWAY describing the error.
             self._terminate(None)
             return
-        for event in events:
-            self._handle(event)
-            if self._terminated:
-                return
-        self._flush()
+        self._batching = True
+        try:
+            for event in events:
+                self._handle(event)
+                if self._terminated:
+                    return
+        finally:
+            if self._batching:
+                self._endBatch()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         """
@@ -784,8 +799,10 @@ class H2Connection(Protocol):
                         )
                     )
                 )
-        elif isinstance(event, (h2.events.WindowUpdated,)):
-            pass  # _flush runs after every batch of events
+        elif isinstance(
+            event, (h2.events.WindowUpdated, h2.events.RemoteSettingsChanged)
+        ):
+            self._flush()
         elif isinstance(event, h2.events.ConnectionTerminated):
             # The client is leaving.  h2 sends nothing more once the peer's
             # GOAWAY has arrived, so the streams still open are lost.
@@ -804,7 +821,6 @@ class H2Connection(Protocol):
             return None
         stream = H2Stream(streamID, self)
         self._streams[streamID] = stream
-        self._sendOrder.append(streamID)
         request = self._requestFactory()(stream)
         stream.request = request
         method = path = authority = b""
@@ -937,55 +953,77 @@ class H2Connection(Protocol):
         )
         self._maybeClose()
 
-    def _flush(self) -> None:
+    def _flush(self, only: H2Stream | None = None) -> None:
         """
-        Send queued DATA for every stream, in the order streams were opened,
-        as far as the flow-control windows and the transport allow.
+        Send queued DATA as far as the flow-control windows and the
+        transport allow: for ``only`` or, without it, for every stream in
+        the order they were opened.  While a batch of received frames is
+        being handled, this is put off to the end of the batch, so that the
+        answers to many streams leave in one write.
         """
         if self._terminated:
             return
-        h2conn = self._h2
-        order = self._sendOrder
-        for _ in range(len(order)):
-            sid = order.popleft()
-            stream = self._streams.get(sid)
-            if stream is None:
-                continue
-            finished = False
-            while stream._outbound and not self._transportPaused:
-                window = min(
-                    h2conn.local_flow_control_window(sid),
-                    h2conn.max_outbound_frame_size,
-                )
-                if window <= 0:
-                    break
-                chunk = stream._outbound.popleft()
-                if len(chunk) > window:
-                    stream._outbound.appendleft(chunk[window:])
-                    chunk = chunk[:window]
-                stream._outboundSize -= len(chunk)
-                last = stream._done and not stream._outbound
-                h2conn.send_data(sid, chunk, end_stream=last)
-                finished = last
-            if (
-                stream._done
-                and not stream._outbound
-                and not finished
-                and stream._headersSent
-            ):
-                h2conn.end_stream(sid)
-                finished = True
-            if finished:
-                del self._streams[sid]
-                self._closeRemote(sid)
-                stream._closed = True
-                continue
-            order.append(sid)
-            stream._drained()
+        if self._batching:
+            if only is None:
+                self._flushAllPending = True
+            else:
+                self._pending[only] = None
+            return
+        if only is not None:
+            if only.streamID in self._streams:
+                self._flushStream(only)
+        else:
+            for stream in list(self._streams.values()):
+                self._flushStream(stream)
         self._send()
         self._maybeClose()
 
+    def _endBatch(self) -> None:
+        self._batching = False
+        pending = self._pending
+        self._pending = {}
+        if self._flushAllPending:
+            self._flushAllPending = False
+            self._flush()
+            return
+        for stream in pending:
+            if stream.streamID in self._streams and not self._terminated:
+                self._flushStream(stream)
+        self._send()
+        self._maybeClose()
+
+    def _flushStream(self, stream: H2Stream) -> None:
+        h2conn = self._h2
+        sid = stream.streamID
+        finished = False
+        while stream._outbound and not self._transportPaused:
+            window = min(
+                h2conn.local_flow_control_window(sid),
+                h2conn.max_outbound_frame_size,
+            )
+            if window <= 0:
+                break
+            chunk = stream._outbound.popleft()
+            if len(chunk) > window:
+                stream._outbound.appendleft(chunk[window:])
+                chunk = chunk[:window]
+            stream._outboundSize -= len(chunk)
+            last = stream._done and not stream._outbound
+            h2conn.send_data(sid, chunk, end_stream=last)
+            finished = last
+        if stream._done and not stream._outbound and not finished:
+            h2conn.end_stream(sid)
+            finished = True
+        if finished:
+            del self._streams[sid]
+            self._closeRemote(sid)
+            stream._closed = True
+        else:
+            stream._drained()
+
     def _send(self) -> None:
+        if self._batching:
+            return
         data = self._h2.data_to_send()
         if data and not self._connectionLost:
             self._resetIdle()
@@ -1019,6 +1057,7 @@ class H2Connection(Protocol):
         self._terminate(None)
 
     def _terminate(self, reason: Failure | None) -> None:
+        self._batching = False
         self._send()
         self._terminated = True
         self._cancelTimers()
