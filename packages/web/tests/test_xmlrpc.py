@@ -443,8 +443,6 @@ async def test_billionLaughsOverHTTP(reactor: Any, site: Any) -> None:
         except urllib.error.HTTPError as e:
             return e.code, e.read()
 
-    import urllib.error
-
     try:
         status, body = await inThread(post, BILLION_LAUGHS)
         tooBig, _ = await inThread(post, b"<a>" + b"x" * (site.maxRequestBody + 1))
