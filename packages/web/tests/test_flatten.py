@@ -501,7 +501,7 @@ _userText = st.text(alphabet=st.characters(codec="utf-8"))
 
 
 @given(_userText)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 def test_textCannotInjectMarkup(text: str) -> None:
     parsed = _parse(flat(tags.p(text)))
     assert parsed.events == [("start", "p", []), ("end", "p")]
@@ -509,7 +509,7 @@ def test_textCannotInjectMarkup(text: str) -> None:
 
 
 @given(_userText)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 def test_attributeCannotInjectMarkup(text: str) -> None:
     parsed = _parse(flat(tags.a(title=text)("x")))
     assert parsed.events == [("start", "a", [("title", text)]), ("end", "a")]
@@ -517,7 +517,7 @@ def test_attributeCannotInjectMarkup(text: str) -> None:
 
 
 @given(_userText)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 def test_slotInAttributeCannotInjectMarkup(text: str) -> None:
     doc = tags.a(href=tags.transparent("/u/", slot("id")))("x").fillSlots(id=text)
     parsed = _parse(flat(doc))
@@ -525,7 +525,7 @@ def test_slotInAttributeCannotInjectMarkup(text: str) -> None:
 
 
 @given(_userText)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 def test_commentCannotEndEarly(text: str) -> None:
     parsed = _parse(flat(tags.div(Comment(text), "after")))
     assert [e[0] for e in parsed.events] == ["start", "comment", "end"]

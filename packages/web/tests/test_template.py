@@ -536,7 +536,7 @@ class RenderElementTests(TestCase):
 
 
 @given(st.binary(max_size=200))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 def test_randomBytesOnlyParseErrors(data: bytes) -> None:
     try:
         XMLString(data)
@@ -566,7 +566,7 @@ _markupPieces = st.sampled_from(
 
 
 @given(st.lists(_markupPieces, max_size=12))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 def test_randomMarkupOnlyParseErrors(pieces: list[str]) -> None:
     try:
         loader = XMLString("".join(pieces))
