@@ -14,6 +14,7 @@ import h2.config
 import h2.connection
 import h2.errors
 import h2.events
+import h2.exceptions
 import h2.settings
 import pytest
 from zope.interface.verify import verifyObject
@@ -844,3 +845,105 @@ def test_floods_oneBytePerRead(attribute: str) -> None:
             break
     assert i == len(data) - len(frame) + 8  # the last frame header
     assert peer.transport.disconnecting
+
+
+class CountingTransport(StringTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+        super().write(data)
+
+
+def test_answersBatchedInOneWrite() -> None:
+    """
+    Ten requests arriving in one read are answered with one write.
+    """
+    peer = Peer()
+    transport = CountingTransport()
+    peer.server.transport = transport
+    peer.transport = transport
+    sids = [peer.request(b"/%d" % i) for i in range(10)]
+    peer.server.dataReceived(peer.client.data_to_send())
+    assert transport.writes == 1
+    peer.events.extend(peer.client.receive_data(transport.value()))
+    assert all(peer.response(sid)[2] for sid in sids)
+
+
+def test_noDelay() -> None:
+    peer = Peer()
+    assert peer.transport.getTcpNoDelay()
+
+
+def test_idleTimeout_stalledClient() -> None:
+    """
+    A client that stops reading (its window stays shut while a response
+    waits) is closed after the idle timeout.
+    """
+    peer = Peer(FakeFactory(lambda r: r.respond(b"x" * 100), timeOut=30), windowSize=0)
+    peer.request()
+    peer.pump()
+    peer.clock.advance(31)
+    assert peer.transport.disconnecting
+
+
+def test_bodyLimit_memoryBounded() -> None:
+    """
+    A body ten times the limit is cut off at the limit (413); the bytes the
+    request holds never exceed it, and the connection window is given back
+    so the next upload on the connection still works.
+    """
+    peer = Peer(FakeFactory(maxRequestBody=1000))
+    sid = peer.client.get_next_available_stream_id()
+    peer.client.send_headers(
+        sid,
+        [
+            (b":method", b"POST"),
+            (b":path", b"/"),
+            (b":scheme", b"http"),
+            (b":authority", b"a"),
+        ],
+    )
+    for _ in range(100):
+        try:
+            peer.client.send_data(sid, b"b" * 100)
+        except h2.exceptions.StreamClosedError:
+            break
+        peer.pump()
+        assert len(peer.factory.requests[0].body) <= 1000
+    assert peer.response(sid)[0][b":status"] == b"413"
+    big = b"c" * 1000
+    for _ in range(3):
+        again = peer.request(b"/", b"POST", big)
+        peer.pump()
+        assert peer.response(again)[1].endswith(b"body=" + big + b" host=example.test")
+
+
+def test_heldBodyReleasedOnReset() -> None:
+    """
+    Body bytes held for a paused request are given back to the connection
+    window when the stream is reset.
+    """
+    peer = Peer()
+    sid = peer.client.get_next_available_stream_id()
+    peer.client.send_headers(
+        sid,
+        [
+            (b":method", b"POST"),
+            (b":path", b"/"),
+            (b":scheme", b"http"),
+            (b":authority", b"a"),
+        ],
+    )
+    peer.pump()
+    peer.factory.requests[0].channel.pauseProducing()
+    for _ in range(4):
+        peer.client.send_data(sid, b"h" * 15000)
+    peer.pump()
+    assert peer.factory.requests[0].body == b""
+    before = peer.client.outbound_flow_control_window
+    peer.client.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
+    peer.pump()
+    assert peer.client.outbound_flow_control_window > before

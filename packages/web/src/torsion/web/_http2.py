@@ -463,12 +463,23 @@ class H2Stream:
         self._closed = True
         self._outbound.clear()
         self._outboundSize = 0
+        self._dropInbound()
         producer = self.producer
         self.producer = None
         if producer is not None:
             producer.stopProducing()
         if self.request is not None and not self._finishedCleanly():
             self.request.connectionLost(reason)
+
+    def _dropInbound(self) -> None:
+        """
+        Give the connection-level window back for body bytes held but never
+        delivered, so that the other streams are not starved.
+        """
+        held = self._inbound
+        self._inbound = deque()
+        for _, flowLength in held:
+            self._conn._acknowledge(self.streamID, flowLength)
 
     def _finishedCleanly(self) -> bool:
         return self._done and not self._outbound
@@ -888,6 +899,7 @@ class H2Connection(Protocol):
         sid = stream.streamID
         self._streams.pop(sid, None)
         stream._closed = True
+        stream._dropInbound()
         body = message + b"\n"
         try:
             self._h2.send_headers(
