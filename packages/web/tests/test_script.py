@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from zope.interface.verify import verifyObject
 
 from torsion.trial.unittest import TestCase
@@ -255,3 +256,42 @@ def test_cacheScanner() -> None:
     with pytest.raises(script.AlreadyCached) as info:
         script.CacheScanner("/x.rpy", registry).cache()
     assert info.value.args[0] == "cached"
+
+
+class ScriptOverSocketTests(TestCase):
+    """
+    Resource scripts served to a real client.
+    """
+
+    async def test_rpyOverSocket(self) -> None:
+        """
+        A Site serving a directory with ``.rpy`` processing runs scripts
+        for real clients; a failing script is a 500 whose traceback shows
+        only with ``displayTracebacks``, and is logged each time.
+        """
+        from webhelpers import inThread, listen
+
+        from torsion.internet import reactor
+        from torsion.web.server import Site
+
+        directory = Path(self.mktemp())
+        directory.mkdir()
+        _write(directory, "hello.rpy", _HELLO)
+        _write(directory, "bad.rpy", "raise KeyError('hidden detail')\n")
+        site = Site(_fileTree(directory))
+        port = listen(reactor, site)
+        base = f"http://127.0.0.1:{port.getHost().port}"
+        try:
+            response = await inThread(requests.get, base + "/hello.rpy/x")
+            self.assertEqual(response.status_code, 200)
+            self.assertTrue(response.content.endswith(b" x"))
+            response = await inThread(requests.get, base + "/bad.rpy")
+            self.assertEqual(response.status_code, 500)
+            self.assertNotIn(b"hidden detail", response.content)
+            site.displayTracebacks = True
+            response = await inThread(requests.get, base + "/bad.rpy")
+            self.assertEqual(response.status_code, 500)
+            self.assertIn(b"hidden detail", response.content)
+        finally:
+            await port.stopListening()
+        self.assertEqual(len(self.flushLoggedErrors(KeyError)), 2)

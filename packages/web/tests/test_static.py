@@ -205,6 +205,18 @@ async def test_index(site: Path) -> None:
     assert _h(request, "content-type") == b"text/html"
 
 
+async def test_indexScriptNotServedAsSource(site: Path) -> None:
+    """
+    ``index.rpy`` is an index only when ``.rpy`` files are processed;
+    otherwise the directory is listed rather than the script's source
+    served.
+    """
+    (site / "nolisting" / "index.rpy").write_bytes(b"resource = SECRET_SOURCE")
+    _, body = await _get(File(str(site)), "/nolisting/")
+    assert b"SECRET_SOURCE" not in body
+    assert b"Directory listing" in body
+
+
 async def test_indexNames(site: Path) -> None:
     """
     ``indexNames`` is tried in order.

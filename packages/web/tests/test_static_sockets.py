@@ -42,15 +42,21 @@ async def _serve(reactor: Any, root: Any) -> tuple[Any, str]:
     return port, f"http://127.0.0.1:{port.getHost().port}"
 
 
-def _raw(port: int, target: bytes, method: bytes = b"GET") -> bytes:
+def _raw(port: int, target: bytes, bytewise: bool = False) -> bytes:
     """
-    Send one request line exactly as given and read the whole answer.
+    Send one request line exactly as given (all at once, or one byte per
+    segment) and read the whole answer.
     """
+    request = (
+        b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-        s.sendall(
-            method + b" " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            b"Connection: close\r\n\r\n"
-        )
+        if bytewise:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for i in range(len(request)):
+                s.send(request[i : i + 1])
+        else:
+            s.sendall(request)
         chunks = []
         while True:
             data = s.recv(65536)
@@ -218,14 +224,18 @@ async def test_listingAndRedirect(reactor: Any, www: Path) -> None:
         b"/index.html%00.txt",
     ],
 )
-async def test_HTTP_17_traversal(reactor: Any, www: Path, target: bytes) -> None:
+@pytest.mark.parametrize("bytewise", [False, True], ids=["whole", "bytewise"])
+async def test_HTTP_17_traversal(
+    reactor: Any, www: Path, target: bytes, bytewise: bool
+) -> None:
     """
-    No request line reaches a file outside the root: each is refused (404,
-    or 400 for NUL) and the secret never appears.
+    No request line reaches a file outside the root, whether it arrives in
+    one piece or one byte at a time: each is refused (404, or 400 for NUL)
+    and the secret never appears.
     """
     port, _ = await _serve(reactor, File(str(www)))
     try:
-        answer = await inThread(_raw, port.getHost().port, target)
+        answer = await inThread(_raw, port.getHost().port, target, bytewise)
     finally:
         await port.stopListening()
     status = answer.split(b"\r\n", 1)[0]

@@ -900,6 +900,10 @@ class File(Resource):
             return self.childNotFound
         if path == b"":
             for index in self.indexNames:
+                if index.endswith(".rpy") and ".rpy" not in self.processors:
+                    # Without its processor a script would be served as
+                    # source.
+                    continue
                 found = os.path.join(self.path, index)
                 try:
                     st = os.lstat(found)
