@@ -511,6 +511,21 @@ class _StandardEndpointFactory:
         raise SchemeNotSupported(f"unsupported scheme: {uri.scheme!r}")
 
 
+@implementer(IStreamClientEndpoint)
+class _EndpointForURI:
+    def __init__(self, endpointFactory: Any, uri: URI) -> None:
+        self._endpointFactory = endpointFactory
+        self._uri = uri
+
+    def connect(self, protocolFactory: Any) -> Deferred[Any]:
+        try:
+            endpoint = self._endpointFactory.endpointForURI(self._uri)
+        except Exception:
+            return fail()
+        d: Deferred[Any] = endpoint.connect(protocolFactory)
+        return d
+
+
 def _toHeaders(headers: Any) -> Headers:
     if headers is None:
         return Headers()
@@ -631,10 +646,9 @@ class Agent(_AgentBase):
         """
         _validateMethod(method)
         parsedURI = _ensureValidURI(uri)
-        try:
-            endpoint = self._endpointFactory.endpointForURI(parsedURI)
-        except SchemeNotSupported as e:
-            return fail(e)
+        # The endpoint (and for HTTPS its TLS context) is only made when a
+        # new connection is needed, not for every request on a kept one.
+        endpoint = _EndpointForURI(self._endpointFactory, parsedURI)
         key = (parsedURI.scheme, parsedURI.host, parsedURI.port)
         return self._requestWithEndpoint(
             key,
