@@ -947,3 +947,61 @@ def test_heldBodyReleasedOnReset() -> None:
     peer.client.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
     peer.pump()
     assert peer.client.outbound_flow_control_window > before
+
+
+class PullProducer:
+    def __init__(self, request: FakeRequest, chunks: int) -> None:
+        self.request = request
+        self.left = chunks
+        self.calls = 0
+
+    def resumeProducing(self) -> None:
+        self.calls += 1
+        if self.left:
+            self.left -= 1
+            self.request.channel.write(b"z" * 10000)
+        if not self.left:
+            self.request.channel.unregisterProducer()
+            self.request.finish()
+
+    def stopProducing(self) -> None:
+        self.left = 0
+
+
+def test_pullProducer() -> None:
+    """
+    A pull producer is asked for more only once the stream's queue has
+    drained: with the client's window shut it is not asked again, and the
+    whole body arrives once the client reads.
+    """
+    producers: list[PullProducer] = []
+
+    def produce(request: FakeRequest) -> None:
+        request.channel.writeHeaders(b"HTTP/2", 200, b"OK", [])
+        producer = PullProducer(request, 50)
+        producers.append(producer)
+        request.channel.registerProducer(producer, False)
+
+    peer = Peer(FakeFactory(produce), windowSize=0)
+    peer.server.maxBufferedPerStream = 30000
+    sid = peer.request()
+    peer.pump()
+    for _ in range(20):
+        peer.clock.advance(0)
+    producer = producers[0]
+    assert producer.calls == 1  # its chunk still waits for the window
+    got = 0
+    for _ in range(2000):
+        _, more, ended = peer.response(sid)
+        peer.events.clear()
+        got += len(more)
+        if ended:
+            break
+        peer.client.update_settings(
+            {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 65535}
+        )
+        peer.client.increment_flow_control_window(65535)
+        peer.pump()
+        peer.clock.advance(0)
+        peer.pump()
+    assert got == 50 * 10000

@@ -176,6 +176,7 @@ class H2Stream:
         self.producer: IProducer | None = None
         self._streaming = False
         self._producerPaused = False
+        self._pullScheduled = False
         self._outbound: deque[bytes] = deque()
         self._outboundSize = 0
         self._headersSent = False
@@ -350,7 +351,7 @@ class H2Stream:
         if streaming:
             self._throttle()
         else:
-            self._conn._reactor.callLater(0, self._pull)
+            self._schedulePull()
 
     def unregisterProducer(self) -> None:
         """
@@ -414,9 +415,15 @@ class H2Stream:
                 self._producerPaused = False
                 self.producer.resumeProducing()  # type: ignore[attr-defined]
         elif not self._outbound:
+            self._schedulePull()
+
+    def _schedulePull(self) -> None:
+        if not self._pullScheduled:
+            self._pullScheduled = True
             self._conn._reactor.callLater(0, self._pull)
 
     def _pull(self) -> None:
+        self._pullScheduled = False
         if (
             self.producer is not None
             and not self._streaming
