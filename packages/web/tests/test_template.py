@@ -577,3 +577,8 @@ def test_randomMarkupOnlyParseErrors(pieces: list[str]) -> None:
         results.append
     )
     assert isinstance(results[0], bytes)
+
+
+def test_xmlStringTextIgnoresDeclaredEncoding() -> None:
+    text = '<?xml version="1.0" encoding="iso-8859-1"?><p>caf\xe9 \u2603</p>'
+    assert flat(XMLString(text).load()) == "<p>caf\xe9 \u2603</p>".encode()

@@ -175,3 +175,7 @@ def test_reprs() -> None:
     assert repr(CDATA("c")) == "CDATA('c')"
     assert repr(CharRef(1)) == "CharRef(1)"
     assert repr(raw("r")) == "raw('r')"
+
+
+def test_bytesTagNameDecoded() -> None:
+    assert Tag(b"div").tagName == "div"

@@ -132,7 +132,7 @@ class Tag:
 
     def __init__(
         self,
-        tagName: str,
+        tagName: str | bytes,
         attributes: dict[str, Flattenable] | None = None,
         children: list[Flattenable] | None = None,
         render: str | None = None,
@@ -141,7 +141,8 @@ class Tag:
         columnNumber: int | None = None,
     ) -> None:
         """
-        :param tagName: the element's name (``""`` for a transparent tag).
+        :param tagName: the element's name (``""`` for a transparent tag);
+            bytes are decoded as UTF-8.
         :param attributes: its attributes.
         :param children: its content.
         :param render: the name of the renderer that replaces it.
@@ -151,6 +152,8 @@ class Tag:
         :raises ValueError: if a void element (``br``, ``img``, ...) is given
             children.
         """
+        if isinstance(tagName, bytes):
+            tagName = tagName.decode("utf-8")
         self.tagName = tagName
         self.attributes: dict[str, Flattenable] = (
             {} if attributes is None else attributes

@@ -276,13 +276,17 @@ class _TemplateBuilder:
         self.cdata = []
 
 
-def _parseTemplate(data: bytes, filename: str) -> list[Any]:
+def _parseTemplate(
+    data: bytes, filename: str, encoding: str | None = None
+) -> list[Any]:
     """
     Parse a template document into its top-level nodes.
 
+    :param encoding: the document's encoding, overriding its XML
+        declaration; by default the declaration's (or UTF-8).
     :raises TemplateParseError: if it is malformed or refused.
     """
-    parser = expat.ParserCreate(namespace_separator=" ")
+    parser = expat.ParserCreate(encoding, namespace_separator=" ")
     parser.namespace_prefixes = True
     parser.buffer_text = True
     # Never read parameter entities or the external DTD subset.
@@ -332,14 +336,17 @@ class XMLString:
 
     def __init__(self, s: str | bytes) -> None:
         """
-        :param s: the template, as text or bytes (whose encoding the XML
-            declaration gives, UTF-8 by default).
+        :param s: the template, as text, or as bytes whose encoding the
+            XML declaration gives (UTF-8 by default).
         :raises TemplateParseError: if the template is malformed or
             declares entities.
         """
         if isinstance(s, str):
-            s = s.encode("utf-8")
-        self._loaded = _parseTemplate(s, "<xmlstring>")
+            # Text is already decoded: an encoding its XML declaration
+            # names no longer applies.
+            self._loaded = _parseTemplate(s.encode("utf-8"), "<xmlstring>", "utf-8")
+        else:
+            self._loaded = _parseTemplate(s, "<xmlstring>")
 
     def load(self) -> list[Any]:
         """
