@@ -354,6 +354,7 @@ def test_errorInRendererNamesTemplateLocation() -> None:
     assert '<p t:render="explode">' in message
     assert 'File "<xmlstring>", line 3, column 4' in message
     assert "<html>" in message and "<body>" in message
+    assert "Broken (rendered)" in message
     assert "explode" in message
     assert "ZeroDivisionError: kaboom" in message
 

@@ -141,6 +141,8 @@ def _describeRoot(root: object) -> str:
     if isinstance(root, slot):
         where = _location(root.filename, root.lineNumber, root.columnNumber)
         return f"<t:slot name={root.name!r}>{where}"
+    if IRenderable.providedBy(root):
+        return f"{type(root).__qualname__} (rendered)"
     text = repr(root)
     if len(text) > 80:
         text = text[:77] + "..."
