@@ -6,7 +6,6 @@ holding the program back, a client that leaves).
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from test_cgi import _ENV, _script
+from test_cgi import _ENV, _envResult, _script
 from webhelpers import inThread, listen, requireCommand, runPeer
 
 from torsion.internet.defer import Deferred
@@ -80,7 +79,7 @@ async def test_curlPost(reactor: Any, tmp_path: Path) -> None:
         )
     finally:
         await port.stopListening()
-    answer = json.loads(result.stdout)
+    answer = _envResult(result.stdout)
     env = answer["env"]
     assert answer["stdin"] == "a=b&c=d"
     assert env["REQUEST_METHOD"] == "POST"
@@ -103,8 +102,7 @@ async def test_statusAndHeaders(reactor: Any, tmp_path: Path) -> None:
     _script(
         cgiBin,
         "teapot.cgi",
-        'print("Status: 418 Teapot\\nContent-Type: text/plain\\nX-Extra: 1\\n")\n'
-        'print("tea", end="")\n',
+        r"printf 'Status: 418 Teapot\nContent-Type: text/plain\nX-Extra: 1\n\ntea'",
     )
     port = listen(reactor, Site(root))
     try:
@@ -126,7 +124,7 @@ async def test_localRedirect(reactor: Any, tmp_path: Path) -> None:
     redirect reaching the client.
     """
     root, cgiBin = _site(tmp_path)
-    _script(cgiBin, "go.cgi", 'print("Location: /target\\n")\n')
+    _script(cgiBin, "go.cgi", r"printf 'Location: /target\n\n'")
     port = listen(reactor, Site(root))
     try:
         response = await inThread(
@@ -163,7 +161,7 @@ async def test_nph(reactor: Any, tmp_path: Path) -> None:
         b"HTTP/1.1 299 Whatever\r\nX-Nph: yes\r\n"
         b"Content-Type: text/plain\r\n\r\nraw body"
     )
-    _script(cgiBin, "nph-raw.cgi", f"sys.stdout.buffer.write({raw!r})\n")
+    _script(cgiBin, "nph-raw.cgi", "printf '%s' '" + raw.decode() + "'")
     port = listen(reactor, Site(root))
     try:
         answer = await inThread(
@@ -214,14 +212,10 @@ async def test_slowClientHoldsProgramBack(reactor: Any, tmp_path: Path) -> None:
         cgiBin,
         "flood.cgi",
         f"""
-        sys.stdout.write("Content-Type: application/octet-stream\\n")
-        sys.stdout.write("Content-Length: {total}\\n\\n")
-        sys.stdout.flush()
-        block = b"z" * (1 << 20)
-        for _ in range({total} >> 20):
-            sys.stdout.buffer.write(block)
-        sys.stdout.flush()
-        open({str(done)!r}, "w").close()
+        printf 'Content-Type: application/octet-stream\\n'
+        printf 'Content-Length: {total}\\n\\n'
+        head -c {total} /dev/zero
+        : > '{done}'
         """,
     )
     watched = _Watched(str(path))
@@ -265,9 +259,9 @@ async def test_clientLeavesProgramKilled(reactor: Any, tmp_path: Path) -> None:
     path = _script(
         cgiBin,
         "slow.cgi",
-        """
-        print("Content-Type: text/plain\\n\\nstarted", flush=True)
-        time.sleep(600)
+        r"""
+        printf 'Content-Type: text/plain\n\nstarted\n'
+        exec sleep 600
         """,
     )
     watched = _Watched(str(path))

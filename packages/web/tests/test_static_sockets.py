@@ -296,7 +296,7 @@ async def test_bigFileMemoryBounded(reactor: Any, tmp_path: Path) -> None:
     Serving a file far larger than any buffer keeps the process's memory
     flat: the file is streamed, never loaded.
     """
-    size = 192 * 1024 * 1024
+    size = 128 * 1024 * 1024
     big = tmp_path / "big.bin"
     with open(big, "wb") as f:
         f.truncate(size)
