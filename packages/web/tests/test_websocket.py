@@ -12,6 +12,8 @@ import struct
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
@@ -790,3 +792,26 @@ def test_closeFrameLayout() -> None:
     ws, tcp, _clock, _proto = serverConnection()
     ws.loseConnection(3000)
     assert tcp.value()[:4] == b"\x88\x02" + struct.pack("!H", 3000)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_handshakeParsersRaiseOnlyHandshakeError(data: bytes) -> None:
+    """
+    Random bytes given to the extension-header and response-head parsers
+    either parse or raise ``HandshakeError``.
+    """
+    try:
+        offers = parseExtensions([data])
+    except HandshakeError:
+        pass
+    else:
+        serverAcceptDeflate(offers, DeflateOptions())
+        try:
+            clientAcceptDeflate([data], DeflateOptions())
+        except HandshakeError:
+            pass
+    try:
+        ResponseHeadParser(maxSize=100).feed(data + b"\r\n\r\n")
+    except HandshakeError:
+        pass

@@ -621,3 +621,95 @@ async def test_chromium(reactor: Any, tmp_path: Any) -> None:
         gate.open()
         await port.stopListening()
     assert "got:echo from chromium \u2603" in result.stdout.decode("utf-8")
+
+
+# Flow control over a real socket
+
+
+async def test_producerPausedWhileClientDoesNotRead(reactor: Any) -> None:
+    """
+    A producer attached to the transport is paused when the client stops
+    reading, so the server's buffered output stays bounded, and resumed
+    when the client reads again.
+    """
+    import socket
+
+    from zope.interface import implementer
+
+    from torsion.internet.interfaces import IPushProducer
+
+    chunk = b"\xab" * 65536
+    total = 400  # 25 MiB in all
+    paused = threading.Event()
+    events: list[str] = []
+    done: Deferred[None] = Deferred()
+
+    @implementer(IPushProducer)
+    class Flood:
+        def __init__(self, transport: WebSocketTransport) -> None:
+            self.transport = transport
+            self.sent = 0
+            self.paused = False
+
+        def pauseProducing(self) -> None:
+            self.paused = True
+            events.append(f"paused after {self.sent}")
+            paused.set()
+
+        def resumeProducing(self) -> None:
+            self.paused = False
+            events.append("resumed")
+            while not self.paused and self.sent < total:
+                self.transport.sendBytesMessage(chunk)
+                self.sent += 1
+            if self.sent == total and not done.called:
+                self.transport.detachProducer()
+                self.transport.loseConnection()
+                done.callback(None)
+
+        def stopProducing(self) -> None:
+            self.paused = True
+
+    class Streamer(WebSocketProtocol):
+        def negotiationStarted(self, transport: WebSocketTransport) -> None:
+            self.transport = transport
+
+        def negotiationFinished(self) -> None:
+            self.producer = Flood(self.transport)
+            self.transport.attachProducer(self.producer)
+            self.producer.resumeProducing()
+
+    root = Resource()
+    root.putChild(b"flood", WebSocketResource(Streamer, compression=None))
+    port = listen(reactor, Site(root))
+    portNumber = port.getHost().port
+
+    def client() -> int:
+        sock = socket.create_connection(("127.0.0.1", portNumber), timeout=30)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.sendall(
+            b"GET /flood HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        if not paused.wait(30):
+            raise AssertionError("the producer was never paused")
+        received = 0
+        while received < total * len(chunk):
+            data = sock.recv(1 << 20)
+            if not data:
+                break
+            received += len(data)
+        sock.close()
+        return received
+
+    try:
+        received = await inThread(client)
+        await done
+    finally:
+        await port.stopListening()
+    assert received > total * len(chunk)
+    pausedAt = int(events[1].split()[-1])
+    # Paused long before everything was produced: output stayed bounded.
+    assert pausedAt < total // 2
+    assert "resumed" in events[2:]
