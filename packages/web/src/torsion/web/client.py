@@ -1581,8 +1581,11 @@ class FileBodyProducer:
             yield None
 
     def _close(self) -> None:
-        if self._start is None:
-            self._inputFile.close()
+        # A file that can be read again is left open for a replay (retry or
+        # redirect); a stream is closed once read to its end.
+        close = getattr(self._inputFile, "close", None)
+        if self._start is None and close is not None:
+            close()
 
     def pauseProducing(self) -> None:
         """
