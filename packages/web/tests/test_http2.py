@@ -1005,3 +1005,58 @@ def test_pullProducer() -> None:
         peer.clock.advance(0)
         peer.pump()
     assert got == 50 * 10000
+
+
+def _serverFrames(data: bytes) -> list[tuple[int, int, int, bytes]]:
+    """
+    Split what the server wrote (after its SETTINGS) into
+    ``(type, flags, streamID, payload)``.
+    """
+    frames = []
+    while len(data) >= 9:
+        length = int.from_bytes(data[:3], "big")
+        frames.append(
+            (data[3], data[4], int.from_bytes(data[5:9], "big"), data[9 : 9 + length])
+        )
+        data = data[9 + length :]
+    return frames
+
+
+def _rawRequests(sids: range) -> bytes:
+    # :method GET, :path /, :scheme http, :authority a (literal, not indexed)
+    block = b"\x82\x84\x86\x01\x01a"
+    return b"".join(_frame(0x1, 0x5, sid, block) for sid in sids)
+
+
+def test_HTTP2_concurrentStreams_default128() -> None:
+    """
+    128 open streams are served; the 129th is refused (REFUSED_STREAM);
+    a client that keeps opening streams only to have them refused is cut
+    off like a rapid-reset flood.
+    """
+    peer = Peer(FakeFactory(lambda r: None))
+    peer.transport.clear()
+    peer.server.dataReceived(_rawRequests(range(1, 2 * 129, 2)))
+    assert len(peer.factory.requests) == 128
+    resets = [
+        (sid, int.from_bytes(payload, "big"))
+        for kind, _, sid, payload in _serverFrames(peer.transport.value())
+        if kind == 0x3
+    ]
+    assert resets == [(2 * 129 - 1, h2.errors.ErrorCodes.REFUSED_STREAM)]
+    assert not peer.transport.disconnecting
+    # Each refusal counts as a reset: 100 in a second are tolerated...
+    peer.server.dataReceived(_rawRequests(range(2 * 129 + 1, 2 * 228, 2)))
+    assert len(peer.factory.requests) == 128
+    assert not peer.transport.disconnecting
+    # ... the 101st is a flood.
+    peer.server.dataReceived(_rawRequests(range(2 * 228 + 1, 2 * 229, 2)))
+    assert peer.transport.disconnecting
+    goaways = [
+        payload
+        for kind, _, _, payload in _serverFrames(peer.transport.value())
+        if kind == 0x7
+    ]
+    assert int.from_bytes(goaways[0][4:8], "big") == (
+        h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+    )

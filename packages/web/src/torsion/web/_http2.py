@@ -90,10 +90,9 @@ _log = Logger()
 class _EnforcedSettings(h2.settings.Settings):
     """
     Our local settings, advertised as usual, but with h2's own check of
-    concurrent streams moved up to ``enforcedStreams``: between the advertised
-    limit and that one, streams are refused one by one (``REFUSED_STREAM``)
-    rather than the whole connection being torn down, and before the client
-    acknowledges our SETTINGS the limit already holds.
+    concurrent streams moved up to ``enforcedStreams``, so that a stream over
+    the advertised limit is refused on its own (``REFUSED_STREAM``, by
+    ``H2Connection``) rather than the whole connection being torn down.
     """
 
     enforcedStreams = 256
@@ -505,14 +504,15 @@ class H2Connection(Protocol):
 
     :cvar maxConcurrentStreams: streams a client may have open at once
         (advertised in SETTINGS); a stream beyond it is refused with
-        ``REFUSED_STREAM``, and a client that opens twice as many loses the
-        connection.
+        ``REFUSED_STREAM``, and refusals count against
+        ``maxResetsPerSecond``.
     :cvar maxHeaderListSize: the largest header block (advertised, and the
         bound on a HEADERS frame with its CONTINUATION frames).
     :cvar maxBufferedPerStream: response bytes queued per stream before the
         stream's producer is paused.
     :cvar maxResetsPerSecond: ``RST_STREAM`` frames a client may send per
-        second (rapid reset, CVE-2023-44487).
+        second, plus streams refused for going over
+        ``maxConcurrentStreams`` (rapid reset, CVE-2023-44487).
     :cvar maxPingsPerSecond: ``PING`` frames per second.
     :cvar maxSettingsPerSecond: ``SETTINGS`` frames per second.
     :cvar maxEmptyFramesPerSecond: empty DATA frames (not ending a stream)
@@ -836,6 +836,11 @@ class H2Connection(Protocol):
             return None
         if len(self._streams) >= self.maxConcurrentStreams:
             self._h2.reset_stream(streamID, h2.errors.ErrorCodes.REFUSED_STREAM)
+            # Streams opened only to be refused cost as much as streams the
+            # client resets itself: they share the reset budget.
+            self._counts["reset"] += 1
+            if self._counts["reset"] > self.maxResetsPerSecond:
+                self._calm("too many refused streams")
             return None
         stream = H2Stream(streamID, self)
         self._streams[streamID] = stream
