@@ -18,7 +18,7 @@ import pytest
 from zope.interface.verify import verifyObject
 
 from torsion.internet.defer import Deferred
-from torsion.internet.interfaces import IPushProducer
+from torsion.internet.interfaces import IProcessProtocol, IPullProducer, IPushProducer
 from torsion.logger import formatEvent, globalLogPublisher
 from torsion.web import twcgi
 from torsion.web.iweb import IResource
@@ -590,6 +590,9 @@ async def test_producer(tmp_path: Path) -> None:
     script.render(request)
     protocol = watcher.protocols[0]
     assert verifyObject(IPushProducer, protocol)
+    assert verifyObject(IProcessProtocol, protocol)
+    assert protocol._stdin is not None
+    assert verifyObject(IPullProducer, protocol._stdin)
     transport = protocol.transport
     originalPause, originalResume = transport.pauseProducing, transport.resumeProducing
     transport.pauseProducing = lambda: (paused.append("pause"), originalPause())

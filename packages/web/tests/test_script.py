@@ -197,6 +197,9 @@ class ScriptErrorTests(TestCase):
         request, _ = await _get(_fileTree(directory), [b"bad.rpy"])
         self.assertEqual(request.code, 500)
         self.assertEqual(len(self.flushLoggedErrors(SyntaxError)), 1)
+        failed = script.ResourceScript(str(directory / "bad.rpy"), None)
+        self.assertTrue(verifyObject(IResource, failed))
+        self.assertEqual(len(self.flushLoggedErrors(SyntaxError)), 1)
 
 
 async def test_wrapper(tmp_path: Path) -> None:

@@ -1006,3 +1006,55 @@ def test_isDangerous() -> None:
         assert static.isDangerous(segment)
     for segment in (b"...", b"..a", b"a..", b".hidden", b"file.txt"):
         assert not static.isDangerous(segment)
+
+
+# The same traversal attempts through the real HTTP/1.1 channel over a memory
+# transport: fed all at once, one byte per read, and split at every position.
+
+_TRAVERSALS = [
+    b"/..%2fsecret.txt",
+    b"/%2e%2e/secret.txt",
+    b"/..%5csecret.txt",
+    b"/sub/../../secret.txt",
+    b"/a%00.txt",
+]
+
+
+def _channelAnswer(root: Any, pieces: list[bytes]) -> bytes:
+    from torsion.internet.address import IPv4Address
+    from torsion.internet.testing import MemoryReactorClock, StringTransport
+    from torsion.web.server import Site
+
+    site = Site(root, reactor=MemoryReactorClock())
+    site.log = lambda request: None  # type: ignore[method-assign]
+    transport = StringTransport(hostAddress=IPv4Address("TCP", "127.0.0.1", 80))
+    channel = site.buildProtocol(None)
+    channel.makeConnection(transport)
+    for piece in pieces:
+        channel.dataReceived(piece)
+    return transport.value()
+
+
+@pytest.mark.parametrize("target", _TRAVERSALS)
+def test_HTTP_17_feedThreeWays(tmp_path: Path, target: bytes) -> None:
+    """
+    However the request line is split across reads, a traversal attempt is
+    refused the same way and never reaches the file beside the root.
+    """
+    www = tmp_path / "www"
+    (www / "sub").mkdir(parents=True)
+    (tmp_path / "secret.txt").write_bytes(b"TOP SECRET")
+    root = File(str(www))
+    request = b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    whole = _channelAnswer(root, [request])
+    status = whole.split(b"\r\n", 1)[0]
+    expected = b"HTTP/1.1 400" if b"%00" in target else b"HTTP/1.1 404"
+    assert status.startswith(expected), status
+    assert b"TOP SECRET" not in whole
+    bytewise = _channelAnswer(root, [request[i : i + 1] for i in range(len(request))])
+    assert bytewise.split(b"\r\n", 1)[0] == status
+    assert b"TOP SECRET" not in bytewise
+    for i in range(1, len(request)):
+        answer = _channelAnswer(root, [request[:i], request[i:]])
+        assert answer.split(b"\r\n", 1)[0] == status, i
+        assert b"TOP SECRET" not in answer
