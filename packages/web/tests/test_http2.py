@@ -400,23 +400,25 @@ def test_concurrentStreamDefaultAdvertised() -> None:
     assert peer.client.remote_settings.max_header_list_size == 16384
 
 
-def test_oversizedHeaders_goaway() -> None:
+@pytest.mark.parametrize("extra, accepted", [(16170, True), (16171, False)])
+def test_HTTP2_headerListSize(extra: int, accepted: bool) -> None:
     """
-    A header list over ``maxHeaderListSize`` ends the connection.
+    A header list of exactly ``maxHeaderListSize`` (16 KiB, counted as
+    RFC 9113 does: name + value + 32 per field) is served; one byte more
+    ends the connection.
     """
     peer = Peer()
-    peer.request(extra=[(b"x-big", b"a" * 20000)])
+    # :method GET, :path /, :scheme http, :authority example.test and the
+    # x-big name weigh 214 bytes with their 32-byte overheads.
+    sid = peer.request(extra=[(b"x-big", b"a" * extra)])
     peer.pump()
-    assert peer.goaway() is not None
-    assert peer.factory.requests == []
-    assert peer.transport.disconnecting
-
-
-def test_headersAtLimitAccepted() -> None:
-    peer = Peer()
-    sid = peer.request(extra=[(b"x-big", b"a" * 12000)])
-    peer.pump()
-    assert peer.response(sid)[0][b":status"] == b"200"
+    if accepted:
+        assert peer.response(sid)[0][b":status"] == b"200"
+        assert peer.goaway() is None
+    else:
+        assert peer.goaway() is not None
+        assert peer.factory.requests == []
+        assert peer.transport.disconnecting
 
 
 def _frame(kind: int, flags: int, sid: int, payload: bytes) -> bytes:
