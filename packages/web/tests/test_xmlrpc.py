@@ -73,6 +73,10 @@ class Calculator(XMLRPC):
     def xmlrpc_peer(self, request: Any, suffix: str) -> str:
         return request.getClientAddress().host + suffix
 
+    @withRequest
+    def xmlrpc_credentials(self, request: Any) -> list[str]:
+        return [request.getUser().decode(), request.getPassword().decode()]
+
 
 class Advanced(XMLRPC):
     def xmlrpc_mul(self, a: int, b: int) -> int:
@@ -413,6 +417,12 @@ async def test_torsionProxyAgainstTorsion(reactor: Any, site: Any) -> None:
         assert await proxy.callRemote("add", 1, 2) == 3
         assert await proxy.callRemote("math.mul", 3, 3) == 9
         assert await proxy.callRemote("none") is None
+        assert await proxy.callRemote("credentials") == ["", ""]
+        base = f"127.0.0.1:{port.getHost().port}/RPC2"
+        withUser = Proxy(f"http://{base}", user="alice", password="s3cr:et")
+        assert await withUser.callRemote("credentials") == ["alice", "s3cr:et"]
+        inURL = Proxy(f"http://bob:pw@{base}")
+        assert await inURL.callRemote("credentials") == ["bob", "pw"]
         with pytest.raises(Fault) as info:
             await proxy.callRemote("fault")
         assert info.value.faultCode == 42
