@@ -264,6 +264,10 @@ def test_interfaces(reactor: Any) -> None:
     ):
         assert verifyObject(IAgent, provider)
     assert verifyObject(IPolicyForHTTPS, BrowserLikePolicyForHTTPS())
+    from torsion.web._newclient import Response
+
+    response = Response((b"HTTP", 1, 1), 200, b"OK", Headers(), None)
+    assert verifyObject(IResponse, GzipDecoder(response))
     assert verifyObject(IBodyProducer, FileBodyProducer(io.BytesIO(b"abc")))
 
 
@@ -449,7 +453,7 @@ async def test_connectionRefused(reactor: Any) -> None:
 
 
 @withPool
-async def test_redirectAcrossOriginsDropsCredentials(
+async def test_HTTP_14_crossOriginRedirectDropsCredentials(
     reactor: Any, serve: Any, pool: Any
 ) -> None:
     a, b = serve(), serve()

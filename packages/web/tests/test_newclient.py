@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
@@ -144,6 +146,19 @@ def test_getHead() -> None:
     assert c.transport.value() == (
         b"GET /a?b=c HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n"
     )
+
+
+def test_callerConnectionHeaderIsSentAndNotReused() -> None:
+    c = Connected()
+    headers = Headers({b"host": [b"h"], b"connection": [b"Upgrade"]})
+    results, _ = c.request(headers=headers)
+    assert c.transport.value() == (
+        b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\n\r\n"
+    )
+    c.protocol.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    assert results[0].code == 200
+    assert c.idle == []
+    assert c.transport.disconnecting
 
 
 def test_persistentRequestHasNoConnectionClose() -> None:
@@ -648,3 +663,39 @@ def test_abort() -> None:
     c.lose()
     assert fired == [None]
     assert results[0].check(ResponseFailed)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.lists(st.binary(max_size=64), max_size=8),
+    prefix=st.sampled_from(
+        [
+            b"",
+            b"HTTP/1.1 200 OK\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",
+        ]
+    ),
+    method=st.sampled_from([b"GET", b"HEAD"]),
+)
+def test_randomResponsesNeverRaise(
+    data: list[bytes], prefix: bytes, method: bytes
+) -> None:
+    """
+    Whatever a server sends, the protocol either delivers a response or
+    fails the request; nothing raises out of ``dataReceived``, and every
+    outcome is reported exactly once.
+    """
+    c = Connected()
+    results, _ = c.request(method)
+    collector = BodyCollector()
+    for piece in [prefix, *data]:
+        c.protocol.dataReceived(piece)
+        if results and isinstance(results[0], Response) and collector.transport is None:
+            results[0].deliverBody(collector)
+    c.lose()
+    assert len(results) == 1
+    if isinstance(results[0], Response):
+        assert collector.reason is not None
+    else:
+        assert results[0].check(ResponseFailed)

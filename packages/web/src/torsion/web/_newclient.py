@@ -253,10 +253,11 @@ class Request:
     def _head(self) -> bytes:
         lines = [self.method, b" ", self.uri, b" HTTP/1.1\r\n"]
         for name, value in self.headers._items():
-            if name in (b"content-length", b"transfer-encoding", b"connection"):
+            # The framing is decided here, from the body producer.
+            if name in (b"content-length", b"transfer-encoding"):
                 continue
             lines += [_canonical(name), b": ", value, b"\r\n"]
-        if not self.persistent:
+        if not self.persistent and not self.headers.hasHeader(b"connection"):
             lines.append(b"Connection: close\r\n")
         producer = self.bodyProducer
         if producer is not None:
@@ -750,6 +751,7 @@ class HTTP11ClientProtocol(Protocol):
         self._response = response
         self._persistentAfter = (
             self._request.persistent
+            and not self._request.headers.hasHeader(b"connection")
             and head.keepAlive
             and not getattr(self, "_forceClose", False)
         )
