@@ -17,6 +17,8 @@ import h2.events
 import h2.exceptions
 import h2.settings
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from zope.interface.verify import verifyObject
 
 from torsion.internet.interfaces import IConsumer, IPushProducer
@@ -1062,3 +1064,47 @@ def test_HTTP2_concurrentStreams_default128() -> None:
     assert int.from_bytes(goaways[0][4:8], "big") == (
         h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
     )
+
+
+_frames = st.lists(
+    st.tuples(
+        st.integers(0, 10),
+        st.integers(0, 255),
+        st.integers(0, 9),
+        st.binary(max_size=40),
+    ),
+    max_size=12,
+).map(
+    lambda items: b"".join(
+        _frame(kind, flags, sid, payload) for kind, flags, sid, payload in items
+    )
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    noise=st.one_of(st.binary(max_size=200), _frames),
+    cuts=st.lists(st.integers(0, 400), max_size=4),
+    openStream=st.booleans(),
+)
+def test_randomInputNeverRaises(
+    noise: bytes, cuts: list[int], openStream: bool
+) -> None:
+    """
+    Whatever follows the preface, split however, the connection either
+    serves it or closes; ``dataReceived`` never raises.
+    """
+    peer = Peer(start=False)
+    peer.client.initiate_connection()
+    data = peer.client.data_to_send()
+    if openStream:
+        # A request on stream 1 still open for a body, so that DATA,
+        # RST_STREAM and WINDOW_UPDATE frames reach a live stream.
+        data += _frame(0x1, 0x4, 1, b"\x83\x84\x86\x01\x01a")
+    data += noise
+    points = sorted({c for c in cuts if c < len(data)})
+    bounds = zip([0, *points], [*points, len(data)], strict=True)
+    pieces = [data[a:b] for a, b in bounds]
+    for piece in pieces:
+        peer.server.dataReceived(piece)
+    peer.server.connectionLost(Failure(Exception("done")))
