@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
+from torsion.internet.defer import CancelledError
 from torsion.internet.error import ConnectionDone, ConnectionLost
 from torsion.internet.interfaces import IPushProducer
 from torsion.internet.task import Clock
@@ -758,6 +759,17 @@ def test_clientHandshakeTimeout() -> None:
     clock.advance(7)
     assert failures and "in time" in str(failures[0].value)
     assert tcp.aborted
+
+
+def test_clientHandshakeCancelled() -> None:
+    hs, tcp, clock, _created = clientHandshake()
+    failures: list[Failure] = []
+    hs.deferred.addErrback(failures.append)
+    hs.deferred.cancel()
+    assert failures[0].check(CancelledError)
+    assert tcp.aborted
+    assert clock.getDelayedCalls() == []
+    hs.connectionLost(Failure(ConnectionLost()))
 
 
 def test_clientConnectionLostDuringHandshake() -> None:

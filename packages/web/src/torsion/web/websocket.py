@@ -798,7 +798,7 @@ class _ClientHandshake(Protocol):
         self._key = newKey()
         self._parser = ResponseHeadParser()
         self._ws: WebSocketTransport | None = None
-        self.deferred: Deferred[WebSocketProtocol] = Deferred()
+        self.deferred: Deferred[WebSocketProtocol] = Deferred(self._cancel)
         self._timer: IDelayedCall | None = None
         self._protocol: WebSocketProtocol | None = None
 
@@ -826,6 +826,15 @@ class _ClientHandshake(Protocol):
             for value in values:
                 lines.append(name + b": " + value)
         self.transport.write(b"\r\n".join(lines) + b"\r\n\r\n")
+
+    def _cancel(self, deferred: Deferred[WebSocketProtocol]) -> None:
+        # Cancelling connect() during the handshake drops the connection;
+        # the Deferred itself fails with CancelledError.
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.transport is not None:
+            self.transport.abortConnection()
 
     def _timedOut(self) -> None:
         self._timer = None
