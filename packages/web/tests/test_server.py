@@ -449,6 +449,19 @@ def test_prePathURLSecureAndPort() -> None:
     assert body == b"https://example.com:8443/ https://example.com:8443/"
 
 
+def test_URLPath() -> None:
+    root = Resource()
+    root.putChild(b"a", Leaf())
+
+    class Where(Leaf):
+        def render_GET(self, request: IRequest) -> bytes:
+            url = request.URLPath()
+            return str(url.child(b"next")).encode()
+
+    root.putChild(b"w", Where())
+    assert get(root, b"/w/x?q=1")[1] == b"http://example.com/w/next"
+
+
 # -- sessions --------------------------------------------------------------
 
 

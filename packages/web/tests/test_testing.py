@@ -273,3 +273,41 @@ async def test_renderNotDoneYet() -> None:
     request.write(b"x")
     request.finish()
     assert await d == b"x"
+
+
+def test_URLPath() -> None:
+    from torsion.python.urlpath import URLPath
+
+    request = DummyRequest([b"a", b"b"])
+    request.setHost(b"example.com", 80)
+    request.prepath = [b"a"]
+    url = request.URLPath()
+    assert isinstance(url, URLPath)
+    assert str(url) == "http://example.com/a"
+    assert str(url.child(b"c")) == "http://example.com/a/c"
+
+
+def test_conditionalRequests() -> None:
+    from torsion.web.http import CACHED
+
+    request = DummyRequest([])
+    assert request.setLastModified(1000) is None
+    assert request.responseHeaders.getRawHeaders(b"last-modified") == [
+        b"Thu, 01 Jan 1970 00:16:40 GMT"
+    ]
+    request = DummyRequest([])
+    request.requestHeaders.setRawHeaders(
+        b"if-modified-since", [b"Thu, 01 Jan 1970 00:16:40 GMT"]
+    )
+    assert request.setLastModified(1000) is CACHED
+    assert request.code == 304
+    request = DummyRequest([])
+    request.requestHeaders.setRawHeaders(b"if-none-match", [b'"x", "v1"'])
+    assert request.setETag(b'"v1"') is CACHED
+    assert request.code == 304
+    request = DummyRequest([])
+    request.method = b"PUT"
+    request.requestHeaders.setRawHeaders(b"if-none-match", [b"*"])
+    assert request.setETag(b'"v1"') is CACHED
+    assert request.code == 412
+    assert DummyRequest([]).setETag(b'"v1"') is None

@@ -40,6 +40,7 @@ from zope.interface import implementer
 
 from torsion.internet.defer import CancelledError, Deferred, ensureDeferred
 from torsion.logger import Logger
+from torsion.python import urlpath as _urlpath
 from torsion.python.components import Componentized
 from torsion.python.failure import Failure
 from torsion.web import http
@@ -400,14 +401,11 @@ class Request(Componentized, http.Request):
         """
         return self._prePathURL(self.prepath)
 
-    def URLPath(self) -> Any:
+    def URLPath(self) -> _urlpath.URLPath:
         """
         :return: a ``torsion.python.urlpath.URLPath`` for ``prePathURL()``.
         """
-        import importlib
-
-        urlpath = importlib.import_module("torsion.python.urlpath")
-        return urlpath.URLPath.fromBytes(self.prePathURL())
+        return _urlpath.URLPath.fromRequest(self)
 
     def rememberRootURL(self) -> None:
         """

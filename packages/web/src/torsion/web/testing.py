@@ -13,7 +13,6 @@ in-memory request, and ``render``, which renders a resource into it::
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import secrets
 from collections.abc import Callable
@@ -25,8 +24,10 @@ from zope.interface import implementer
 
 from torsion.internet.address import IPv4Address
 from torsion.internet.defer import Deferred, ensureDeferred, fail, succeed
+from torsion.python import urlpath as _urlpath
 from torsion.python.components import Componentized
 from torsion.python.failure import Failure
+from torsion.web.http import CACHED
 from torsion.web.http_headers import Headers
 from torsion.web.iweb import IRequest, IResource, ISession
 from torsion.web.resource import NOT_DONE_YET, UnsupportedMethod
@@ -292,13 +293,11 @@ class DummyRequest:
         path = b"/".join(quote_from_bytes(s, safe="").encode() for s in self.prepath)
         return self._base() + b"/" + path
 
-    def URLPath(self) -> Any:
+    def URLPath(self) -> _urlpath.URLPath:
         """
         :return: a ``torsion.python.urlpath.URLPath`` for ``prePathURL()``.
         """
-        # torsion.python.urlpath is imported when needed: it is young.
-        urlpath = importlib.import_module("torsion.python.urlpath")
-        return urlpath.URLPath.fromBytes(self.prePathURL())
+        return _urlpath.URLPath.fromRequest(self)
 
     def render(self, resource: IResource) -> None:
         """
@@ -395,7 +394,7 @@ class DummyRequest:
                 return None
             if stamp >= when:
                 self.setResponseCode(304)
-                return _cached()
+                return CACHED
         return None
 
     def setETag(self, etag: bytes) -> object:
@@ -415,7 +414,7 @@ class DummyRequest:
                     self.setResponseCode(304)
                 else:
                     self.setResponseCode(412)
-                return _cached()
+                return CACHED
         return None
 
     def write(self, data: bytes) -> None:
@@ -566,11 +565,6 @@ class DummyRequest:
                     return b"", b""
                 return user, password
         return b"", b""
-
-
-def _cached() -> object:
-    http = importlib.import_module("torsion.web.http")
-    return http.CACHED
 
 
 def render(resource: IResource, request: DummyRequest) -> Deferred[bytes]:
