@@ -125,6 +125,9 @@ _accessLog = Logger(namespace="torsion.web.access")
 _log = Logger(namespace="torsion.web.http")
 
 _canonicalNames: dict[bytes, bytes] = {}
+_statusLines: dict[tuple[int, bytes], bytes] = {}
+# Header names (as given) already validated as tokens -> lower-case form.
+_validNames: dict[bytes, bytes] = {}
 
 
 def _canonical(name: bytes) -> bytes:
@@ -559,7 +562,21 @@ class Request:
         :raises ValueError: for a name that is not a token or a value with
             CR, LF or NUL.
         """
+        # The common case (bytes name seen before, clean bytes value) skips
+        # the general validation in ``Headers``.
+        lower = _validNames.get(name) if type(name) is bytes else None
+        if (
+            lower is not None
+            and type(value) is bytes
+            and b"\r" not in value
+            and b"\n" not in value
+            and b"\x00" not in value
+        ):
+            self.responseHeaders._raw[lower] = [value]
+            return
         self.responseHeaders.setRawHeaders(name, [value])
+        if type(name) is bytes and len(_validNames) < 1000:
+            _validNames[name] = name.lower()
 
     def addCookie(
         self,
@@ -843,6 +860,10 @@ def _htmlEscape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _tokens(values: list[bytes]) -> list[bytes]:
+    return [t.strip(b" \t").lower() for value in values for t in value.split(b",")]
+
+
 # Channel states.
 _HEAD, _BODY, _WAIT, _CLOSED, _SWITCHED = range(5)
 _PIPELINE_BYTES: Final = 64 * 1024
@@ -1116,22 +1137,21 @@ class HTTPChannel(Protocol):
 
     def _headReceived(self, head: _parser.RequestHead) -> None:
         limits = self._limits
-        length = _parser.requestBodyLength(head, limits)
         version = head.version
-        fields = head.fields
+        headers = Headers._fromParsed(head.fields)
+        raw = headers._raw
+        if b"content-length" in raw or b"transfer-encoding" in raw:
+            length = _parser.requestBodyLength(head, limits)
+        else:
+            length = 0
         persistent = version == (1, 1)
-        expect = None
-        for name, value in fields:
-            if name == b"connection":
-                tokens = value.lower()
-                if b"close" in tokens:
-                    persistent = False
-                elif b"keep-alive" in tokens and version == (1, 0):
-                    persistent = True
-            elif name == b"expect":
-                expect = value.lower()
-            elif name == b"host" and not value.strip():
-                pass
+        connection = raw.get(b"connection")
+        if connection is not None:
+            tokens = _tokens(connection)
+            if b"close" in tokens:
+                persistent = False
+            elif b"keep-alive" in tokens:
+                persistent = True
         self._requestCount += 1
         if self._requestCount >= self.maxRequestsPerConnection:
             persistent = False
@@ -1139,12 +1159,13 @@ class HTTPChannel(Protocol):
         maxBody = self.maxRequestBody
         if length > 0 and maxBody is not None and length > maxBody:
             raise _parser.HTTPParseError(413, "request body too large")
+        expect = raw.get(b"expect")
         if expect is not None and version == (1, 1):
-            if expect != b"100-continue":
+            if expect[-1].lower() != b"100-continue":
                 raise _parser.HTTPParseError(417, "unsupported expectation")
             if length != 0 and not self._buffer:
                 self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if self.h2cUpgrade and length == 0:
+        if length == 0 and b"upgrade" in raw and self.h2cUpgrade:
             settings = _isH2CUpgrade(head)
             if settings is not None:
                 h2 = _loadHTTP2()
@@ -1152,7 +1173,7 @@ class HTTPChannel(Protocol):
                     self._upgradeH2C(h2, head, settings)
                     return
         request = self.requestFactory(self)
-        request.requestHeaders = Headers._fromParsed(fields)
+        request.requestHeaders = headers
         self._request = request
         self._method = head.method
         self._target = head.target
@@ -1187,7 +1208,10 @@ class HTTPChannel(Protocol):
 
     def _dispatch(self) -> None:
         self._state = _WAIT
-        self._setDeadline(0, None)
+        # No timer while the application works; the armed DelayedCall, if
+        # any, finds no deadline and lapses.
+        self._timerKind = 0
+        self._deadline = None
         request = self._request
         try:
             request.requestReceived(self._method, self._target, self._version)
@@ -1245,13 +1269,19 @@ class HTTPChannel(Protocol):
                 raw[b"connection"] = [b"keep-alive"]
         if code >= 200:
             self._persistent = persistent
-        parts = [b"HTTP/1.1 %d %s\r\n" % (code, reason)]
-        append = parts.append
+        statusLine = _statusLines.get((code, reason))
+        if statusLine is None:
+            statusLine = b"HTTP/1.1 %d %s\r\n" % (code, reason)
+            if len(_statusLines) < 200:
+                _statusLines[(code, reason)] = statusLine
+        parts = [statusLine]
+        extend = parts.extend
+        names = _canonicalNames
         for name, values in raw.items():
-            canonical = _canonical(name)
+            canonical = names.get(name) or _canonical(name)
             for value in values:
-                append(canonical + b": " + value + b"\r\n")
-        append(b"\r\n")
+                extend((canonical, b": ", value, b"\r\n"))
+        parts.append(b"\r\n")
         self._head = b"".join(parts)
 
     def write(self, data: bytes) -> None:
