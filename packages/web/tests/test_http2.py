@@ -1108,3 +1108,48 @@ def test_randomInputNeverRaises(
     for piece in pieces:
         peer.server.dataReceived(piece)
     peer.server.connectionLost(Failure(Exception("done")))
+
+
+def test_idleTimeout_pingsDoNotKeepAlive() -> None:
+    """
+    A client that stops reading but sends PINGs is still timed out; one
+    that keeps sending requests is not.
+    """
+    peer = Peer(FakeFactory(lambda r: r.respond(b"x" * 100), timeOut=30), windowSize=0)
+    peer.request()
+    peer.pump()
+    for _ in range(5):
+        peer.clock.advance(10)
+        if peer.transport.disconnecting:
+            break
+        peer.client.ping(b"12345678")
+        peer.pump()
+    assert peer.transport.disconnecting
+
+    busy = Peer(FakeFactory(timeOut=30))
+    for _ in range(5):
+        busy.clock.advance(20)
+        busy.request()
+        busy.pump()
+    assert not busy.transport.disconnecting
+
+
+def test_idleTimeout_bodyNeverSent() -> None:
+    """
+    A request whose body never comes does not hold the connection open.
+    """
+    peer = Peer(FakeFactory(timeOut=30))
+    sid = peer.client.get_next_available_stream_id()
+    peer.client.send_headers(
+        sid,
+        [
+            (b":method", b"POST"),
+            (b":path", b"/"),
+            (b":scheme", b"http"),
+            (b":authority", b"a"),
+        ],
+    )
+    peer.pump()
+    peer.clock.advance(31)
+    assert peer.transport.disconnecting
+    assert len(peer.factory.requests[0].lost) == 1

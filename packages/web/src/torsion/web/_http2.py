@@ -524,9 +524,10 @@ class H2Connection(Protocol):
     A client exceeding a per-second limit gets ``GOAWAY`` with
     ``ENHANCE_YOUR_CALM`` and the connection is closed.  The request body
     limit is the factory's ``maxRequestBody`` (413 beyond it).  After the
-    factory's ``timeOut`` seconds without traffic, while no response is
-    being prepared (every open stream waits for the client), the connection
-    gets ``GOAWAY`` and is closed.
+    factory's ``timeOut`` seconds in which no request or body byte arrived
+    and no response byte could be sent, while no response is being prepared
+    (every open stream waits for the client), the connection gets ``GOAWAY``
+    and is closed; PINGs and other control frames do not keep it open.
 
     :param factory: the ``HTTPFactory`` or ``Site``; requests are made with
         its ``requestFactory``.
@@ -675,7 +676,6 @@ class H2Connection(Protocol):
         """
         if self._terminated:
             return
-        self._resetIdle()
         self._start()
         if not self._checkFrames(data):
             return
@@ -741,6 +741,10 @@ class H2Connection(Protocol):
         frames = self._scanner.scan(data)
         if not frames:
             return True
+        # Only requests and their bodies count as activity: PINGs,
+        # SETTINGS and WINDOW_UPDATEs alone do not keep a connection open.
+        if any(kind in (_HEADERS, _DATA, _CONTINUATION) for kind, _, _ in frames):
+            self._resetIdle()
         now = self._reactor.seconds()
         if now - self._windowStart >= 1.0:
             self._windowStart = now
@@ -954,6 +958,7 @@ class H2Connection(Protocol):
         except (h2.exceptions.ProtocolError, ValueError) as e:
             self._resetStream(stream, h2.errors.ErrorCodes.INTERNAL_ERROR, e)
             return
+        self._resetIdle()
         self._send()
 
     def _resetStream(
@@ -1035,6 +1040,7 @@ class H2Connection(Protocol):
             last = stream._done and not stream._outbound
             h2conn.send_data(sid, chunk, end_stream=last)
             finished = last
+            self._resetIdle()
         if stream._done and not stream._outbound and not finished:
             h2conn.end_stream(sid)
             finished = True
@@ -1050,7 +1056,6 @@ class H2Connection(Protocol):
             return
         data = self._h2.data_to_send()
         if data and not self._connectionLost:
-            self._resetIdle()
             self.transport.write(data)
 
     def _maybeClose(self) -> None:
@@ -1109,7 +1114,10 @@ class H2Connection(Protocol):
 
     def _idle(self) -> None:
         self._idleCall = None
-        if any(not stream._outbound for stream in self._streams.values()):
+        if any(
+            stream._dispatched and not stream._outbound and not stream._done
+            for stream in self._streams.values()
+        ):
             # A response is still being worked on (a long poll, a slow
             # backend): the connection is not idle, whatever the client does.
             self._resetIdle()
