@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 import pytest
-from httphelpers import EchoRequest, header, makeChannel, readResponses
+from httphelpers import EchoRequest, feedWays, header, makeChannel, readResponses
 from zope.interface.verify import verifyObject
 
 from torsion.internet import interfaces
@@ -845,6 +845,38 @@ def test_alpnH2(monkeypatch: pytest.MonkeyPatch) -> None:
     assert h2.transport is transport
     channel.dataReceived(b"more")
     assert h2.data[-1] == b"more"
+
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def test_priorKnowledge(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http, "_loadHTTP2", lambda: FakeH2)
+    data = PREFACE + b"\x00\x00\x00\x04"
+    for pieces in feedWays(data):
+        FakeH2.instances = []
+        channel, transport, _ = makeChannel()
+        for piece in pieces:
+            channel.dataReceived(piece)
+        [h2] = FakeH2.instances
+        assert b"".join(h2.data) == data
+        assert transport.value() == b""
+
+
+def test_priorKnowledgeUnavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http, "_loadHTTP2", lambda: None)
+    channel, transport, _ = makeChannel()
+    channel.dataReceived(PREFACE)
+    assert transport.value().startswith(b"HTTP/1.1 505 ")
+    monkeypatch.setattr(http, "_loadHTTP2", lambda: FakeH2)
+    FakeH2.instances = []
+    channel, transport, _ = makeChannel(h2cUpgrade=False)
+    channel.dataReceived(PREFACE)
+    assert transport.value().startswith(b"HTTP/1.1 505 ")
+    channel, transport, _ = makeChannel()
+    channel.dataReceived(GET + PREFACE)
+    assert FakeH2.instances == []
+    assert transport.value().startswith(b"HTTP/1.1 200 ")
 
 
 def test_alpnHTTP11(monkeypatch: pytest.MonkeyPatch) -> None:

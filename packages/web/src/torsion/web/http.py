@@ -58,8 +58,9 @@ After writing a ``101 Switching Protocols`` response head, a resource calls
 HTTP, connects ``protocol`` to the transport (``makeConnection``), hands it
 the bytes already received after the request's head, and from then on
 forwards every ``dataReceived`` and ``connectionLost`` to it.  HTTP/2 is
-reached the same way, through ALPN (``h2``) on TLS connections and the h2c
-upgrade on cleartext ones, when the ``h2`` package is installed.
+reached the same way, through ALPN (``h2``) on TLS connections, and the h2c
+upgrade or the HTTP/2 connection preface ("prior knowledge") on cleartext
+ones, when the ``h2`` package is installed.
 """
 
 from __future__ import annotations
@@ -867,6 +868,7 @@ def _tokens(values: list[bytes]) -> list[bytes]:
 # Channel states.
 _HEAD, _BODY, _WAIT, _CLOSED, _SWITCHED = range(5)
 _PIPELINE_BYTES: Final = 64 * 1024
+_H2_PREFACE: Final = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
 def _loadHTTP2() -> Any:
@@ -1107,6 +1109,12 @@ class HTTPChannel(Protocol):
                     buffer = self._buffer
                     if not buffer:
                         break
+                    if (
+                        self._requestCount == 0
+                        and buffer[:3] == b"PRI"
+                        and self._priorKnowledge(buffer)
+                    ):
+                        break
                     result = _parser.parseRequestHead(
                         buffer, self._limits, self._searchFrom
                     )
@@ -1134,6 +1142,24 @@ class HTTPChannel(Protocol):
             self._respondError(500, "internal error")
         finally:
             self._inLoop = False
+
+    def _priorKnowledge(self, buffer: bytes) -> bool:
+        """
+        Handle a cleartext connection opening with the HTTP/2 preface.
+
+        :return: whether the channel must stop parsing (the preface is
+            incomplete, or the connection was handed to HTTP/2).
+        """
+        if len(buffer) < len(_H2_PREFACE):
+            return _H2_PREFACE.startswith(buffer)
+        if not buffer.startswith(_H2_PREFACE) or not self.h2cUpgrade:
+            return False
+        h2 = _loadHTTP2()
+        if h2 is None:
+            return False
+        self._buffer = b""
+        self._switchProtocol(h2(self.factory, self._reactor), buffer)
+        return True
 
     def _headReceived(self, head: _parser.RequestHead) -> None:
         limits = self._limits
@@ -1648,8 +1674,9 @@ class HTTPFactory(ServerFactory):
     :param bodyTimeout: seconds of silence allowed while reading a body.
     :param abortTimeout: seconds to wait for a closing connection before
         aborting it.
-    :param h2cUpgrade: allow the cleartext HTTP/2 upgrade (``Upgrade: h2c``)
-        when the ``h2`` package is installed.
+    :param h2cUpgrade: allow cleartext HTTP/2 when the ``h2`` package is
+        installed: the ``Upgrade: h2c`` request, and connections opening
+        with the HTTP/2 preface ("prior knowledge").
     """
 
     protocol = HTTPChannel
