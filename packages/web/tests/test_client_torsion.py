@@ -150,3 +150,53 @@ async def test_shortAPI(reactor: Any) -> None:
     finally:
         await client.closeDefaultPool(reactor)
         await port.stopListening()
+
+
+async def test_throughTorsionForwardProxy(reactor: Any) -> None:
+    from torsion.internet.endpoints import TCP4ClientEndpoint
+    from torsion.web import http, proxy
+    from torsion.web.client import ProxyAgent
+
+    origin = listen(reactor, makeSite())
+    factory = http.HTTPFactory(reactor=reactor)
+    factory.protocol = proxy.Proxy
+    forward = listen(reactor, factory)
+    pool = HTTPConnectionPool(reactor)
+    try:
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", forward.getHost().port)
+        agent = ProxyAgent(endpoint, reactor, pool=pool)
+        target = b"http://127.0.0.1:%d/echo?via=torsion" % origin.getHost().port
+        response = await agent.request(
+            b"POST", target, None, FileBodyProducer(io.BytesIO(b"proxied"))
+        )
+        answer = json.loads(await readBody(response))
+        assert (answer["uri"], answer["body"]) == ("/echo?via=torsion", "proxied")
+    finally:
+        await pool.closeCachedConnections()
+        await forward.stopListening()
+        await origin.stopListening()
+
+
+async def test_usingEndpointFactory(reactor: Any) -> None:
+    from torsion.internet.endpoints import TCP4ClientEndpoint
+
+    port = listen(reactor, makeSite())
+    asked: list[Any] = []
+
+    class ToLocalServer:
+        def endpointForURI(self, uri: Any) -> Any:
+            asked.append((uri.scheme, uri.host, uri.port))
+            return TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port)
+
+    pool = HTTPConnectionPool(reactor)
+    try:
+        agent = Agent.usingEndpointFactory(reactor, ToLocalServer(), pool)
+        for _ in range(2):
+            response = await agent.request(b"GET", b"http://service.invalid/echo")
+            answer = json.loads(await readBody(response))
+            assert answer["uri"] == "/echo"
+        # The second request reused the first connection: one endpoint made.
+        assert asked == [(b"http", b"service.invalid", 80)]
+    finally:
+        await pool.closeCachedConnections()
+        await port.stopListening()
