@@ -326,3 +326,17 @@ def test_encodingWrapperTraversal() -> None:
     assert request.postpath == [b"more"]
     child.render(request)
     assert request._encoder == "encoder"  # type: ignore[attr-defined]
+
+
+def test_methodNameCacheBounded() -> None:
+    from torsion.web import resource
+
+    r = Named(b"x")
+    for i in range(resource._MAX_RENDER_NAMES * 3):
+        request = DummyRequest([])
+        request.method = b"M%d" % i
+        with pytest.raises(UnsupportedMethod):
+            r.render(request)
+    assert len(resource._RENDER_NAMES) <= resource._MAX_RENDER_NAMES
+    request = DummyRequest([])
+    assert r.render(request) == b"x"

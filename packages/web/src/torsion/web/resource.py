@@ -103,6 +103,27 @@ def _computeAllowedMethods(resource: object) -> list[bytes]:
     return sorted(methods)
 
 
+#: Method -> ``render_`` attribute name ("" for a method no attribute may
+#: answer), for the methods seen so far; bounded by ``_MAX_RENDER_NAMES``.
+_RENDER_NAMES: dict[object, str] = {}
+_MAX_RENDER_NAMES = 64
+
+
+def _renderName(method: object) -> str:
+    if isinstance(method, bytes):
+        name = method.decode("ascii", "replace")
+    else:
+        name = str(method)
+    if name.isidentifier() and not name.startswith("_"):
+        attribute = "render_" + name
+    else:
+        attribute = ""
+    # Methods are chosen by clients: remember only a bounded number.
+    if len(_RENDER_NAMES) < _MAX_RENDER_NAMES:
+        _RENDER_NAMES[method] = attribute
+    return attribute
+
+
 @implementer(IResource)
 class Resource:
     """
@@ -225,13 +246,12 @@ class Resource:
             request's method.
         """
         method = request.method
-        if isinstance(method, bytes):
-            name = method.decode("ascii", "replace")
-        else:
-            name = str(method)
+        attribute = _RENDER_NAMES.get(method)
+        if attribute is None:
+            attribute = _renderName(method)
         handler: Callable[[IRequest], Any] | None = None
-        if name.isidentifier() and not name.startswith("_"):
-            handler = getattr(self, "render_" + name, None)
+        if attribute:
+            handler = getattr(self, attribute, None)
         if handler is None:
             allowed = self.allowedMethods
             if allowed is None:
