@@ -699,3 +699,45 @@ def test_randomResponsesNeverRaise(
         assert collector.reason is not None
     else:
         assert results[0].check(ResponseFailed)
+
+
+def test_readBodyRefusesAnnouncedLength() -> None:
+    from torsion.web.client import ResponseTooLarge, readBody
+
+    for length, ok in ((10, True), (11, False)):
+        c = Connected()
+        results, _ = c.request()
+        c.protocol.dataReceived(
+            b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % length
+        )
+        body: list[Any] = []
+        readBody(results[0], maxSize=10).addBoth(body.append)
+        if ok:
+            assert body == []
+            c.protocol.dataReceived(b"x" * length)
+            assert body == [b"x" * length]
+        else:
+            assert body[0].check(ResponseTooLarge)
+            assert c.transport.aborted
+
+
+def test_readBodyMaxSizeBoundary() -> None:
+    from torsion.web.client import ResponseTooLarge, readBody
+
+    for size, ok in ((10, True), (11, False)):
+        c = Connected()
+        results, _ = c.request()
+        c.protocol.dataReceived(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"%x\r\n" % size
+            + b"y" * size
+            + b"\r\n"
+        )
+        body: list[Any] = []
+        readBody(results[0], maxSize=10).addBoth(body.append)
+        c.protocol.dataReceived(b"0\r\n\r\n")
+        if ok:
+            assert body == [b"y" * size]
+        else:
+            assert body[0].check(ResponseTooLarge)
+            assert c.transport.aborted

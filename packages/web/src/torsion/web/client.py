@@ -1435,12 +1435,18 @@ class _BodyCollector(Protocol):
             return
         self._size += len(data)
         if self._maxSize is not None and self._size > self._maxSize:
-            result, self._result = self._result, None
-            self._pieces = []
-            self.transport.stopProducing()
-            result.errback(ResponseTooLarge(self._maxSize))
+            self._tooLarge()
             return
         self._pieces.append(data)
+
+    def _tooLarge(self) -> None:
+        result, self._result = self._result, None
+        self._pieces = []
+        if result is None:
+            return
+        assert self._maxSize is not None
+        self.transport.stopProducing()
+        result.errback(ResponseTooLarge(self._maxSize))
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         result, self._result = self._result, None
@@ -1482,6 +1488,15 @@ def readBody(response: Any, maxSize: int | None = None) -> Deferred[bytes]:
     )
     collector = _BodyCollector(response.code, result, maxSize)
     response.deliverBody(collector)
+    length = getattr(response, "length", UNKNOWN_LENGTH)
+    if (
+        maxSize is not None
+        and isinstance(length, int)
+        and length > maxSize
+        and not result.called
+    ):
+        # The server announced more than we accept: no need to read it.
+        collector._tooLarge()
     return result
 
 
