@@ -272,6 +272,10 @@ class WebSocketCodec:
         buf += data
         events: list[WebSocketEvent] = []
         offset = 0
+        # The fast path below handles whole, small, unfragmented,
+        # uncompressed text and binary frames, the bulk of real traffic.
+        expectMask = 0 if self.isClient else 0x80
+        smallLimit = min(125, self.maxFrameSize, self.maxMessageSize)
         try:
             while True:
                 available = len(buf) - offset
@@ -280,6 +284,36 @@ class WebSocketCodec:
                 b0 = buf[offset]
                 b1 = buf[offset + 1]
                 length = b1 & 0x7F
+                if (
+                    (b0 == 0x81 or b0 == 0x82)
+                    and (b1 & 0x80) == expectMask
+                    and length <= smallLimit
+                    and self._messageOpcode is None
+                ):
+                    if expectMask:
+                        end = offset + 6 + length
+                        if available < 6 + length:
+                            break
+                        payload = maskPayload(
+                            bytes(buf[offset + 2 : offset + 6]),
+                            bytes(buf[offset + 6 : end]),
+                        )
+                    else:
+                        end = offset + 2 + length
+                        if available < 2 + length:
+                            break
+                        payload = bytes(buf[offset + 2 : end])
+                    offset = end
+                    if b0 == 0x82:
+                        events.append(BytesMessage(payload))
+                    else:
+                        try:
+                            events.append(TextMessage(payload.decode("utf-8")))
+                        except UnicodeDecodeError:
+                            raise WebSocketProtocolError(
+                                CLOSE_INVALID_PAYLOAD, "text message is not valid UTF-8"
+                            ) from None
+                    continue
                 headerSize = 2
                 if length == 126:
                     if available < 4:
