@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from httphelpers import EchoRequest, feedWays, header, makeChannel, readResponses
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from zope.interface.verify import verifyObject
 
 from torsion.internet import interfaces
@@ -1030,3 +1032,40 @@ def test_statusCodes() -> None:
     assert http.RESPONSES[http.NOT_ALLOWED] == b"Method Not Allowed"
     for name in http.__all__:
         assert hasattr(http, name), name
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=60), max_size=6))
+def test_randomBytesNeverEscape(pieces: list[bytes]) -> None:
+    """
+    Whatever arrives, the channel answers with HTTP (or waits): no exception
+    reaches the transport's caller.
+    """
+    channel, transport, clock = makeChannel()
+    for piece in pieces:
+        channel.dataReceived(piece)
+    value = transport.value()
+    assert value == b"" or value.startswith(b"HTTP/1.1 ")
+    clock.advance(1000)
+    assert transport.disconnecting
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=30))
+def test_pipelineAnyChunking(cuts: list[int]) -> None:
+    data = (
+        b"GET /a HTTP/1.1\r\n\r\n"
+        b"POST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz"
+        b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
+        b"GET /hold HTTP/1.1\r\n\r\nGET /d HTTP/1.1\r\n\r\n"
+    )
+    channel, transport, _ = makeChannel()
+    position = 0
+    for cut in cuts:
+        channel.dataReceived(data[position : position + cut])
+        position += cut
+    channel.dataReceived(data[position:])
+    EchoRequest.held[0].write(b"held")
+    EchoRequest.held[0].finish()
+    bodies = [body for _, body in readResponses(transport.value())]
+    assert bodies == [b"GET /a ", b"POST /b xyz", b"POST /c hi", b"held", b"GET /d "]

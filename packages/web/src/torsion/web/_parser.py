@@ -229,13 +229,17 @@ _KNOWN_CODINGS: Final = frozenset(
 
 
 def _checkIncomplete(
-    data: bytes, start: int, limits: ParserLimits, isRequest: bool
+    data: bytes, start: int, limits: ParserLimits, isRequest: bool, searchFrom: int
 ) -> None:
     """
-    Bound a head that has not ended yet.
+    Bound a head that has not ended yet.  Bytes before ``searchFrom`` were
+    checked by an earlier call, so a trickling head costs linear time.
     """
-    crlf = data.count(b"\r\n", start)
-    if data.count(b"\n", start) != crlf or data.count(b"\r", start, -1) != crlf:
+    region = max(start, searchFrom)
+    if region > start and data[region - 1 : region + 1] == b"\r\n":
+        region -= 1
+    crlf = data.count(b"\r\n", region)
+    if data.count(b"\n", region) != crlf or data.count(b"\r", region, -1) != crlf:
         # A bare LF or CR can never become part of a valid head: answer now
         # rather than wait for a blank line that may never come.
         raise HTTPParseError(400, "bare CR or LF in the message head")
@@ -327,7 +331,7 @@ def parseRequestHead(
         start = _skipEmptyLines(data)
     end = data.find(b"\r\n\r\n", max(start, searchFrom))
     if end < 0:
-        _checkIncomplete(data, start, limits, True)
+        _checkIncomplete(data, start, limits, True, searchFrom)
         return None
     if end + 4 > limits.maxHeadSize:
         # A request line alone over its limit is reported as such.
@@ -391,7 +395,7 @@ def parseResponseHead(
     """
     end = data.find(b"\r\n\r\n", searchFrom)
     if end < 0:
-        _checkIncomplete(data, 0, limits, False)
+        _checkIncomplete(data, 0, limits, False, searchFrom)
         return None
     if end + 4 > limits.maxHeadSize:
         raise HTTPParseError(431, "response head too large")

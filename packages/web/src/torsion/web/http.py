@@ -971,6 +971,9 @@ class HTTPChannel(Protocol):
 
     def __init__(self) -> None:
         self._buffer = b""
+        self._waiting: list[bytes] = []
+        self._waitingBytes = 0
+        self._waitingHeads = 0
         self._limits = _parser.DEFAULT_LIMITS
         self._reactor: Any = None
 
@@ -1071,22 +1074,30 @@ class HTTPChannel(Protocol):
         state = self._state
         if state == _CLOSED:
             return
+        if state == _WAIT:
+            # Held as a list until the current response finishes, so bytes
+            # trickling in meanwhile cost linear time.
+            self._waiting.append(data)
+            self._waitingBytes += len(data)
+            self._waitingHeads += data.count(b"\r\n\r\n")
+            if not self._paused and (
+                self._waitingBytes + len(self._buffer) > _PIPELINE_BYTES
+                or self._waitingHeads >= self.maxPipelinedRequests
+            ):
+                self._paused = True
+                self._pauseTransport()
+            return
         buffer = self._buffer
         self._buffer = buffer + data if buffer else data
-        if state == _WAIT:
-            self._checkPipeline()
-            return
         if not self._inLoop:
             self._process()
 
-    def _checkPipeline(self) -> None:
-        buffer = self._buffer
-        if not self._paused and (
-            len(buffer) > _PIPELINE_BYTES
-            or buffer.count(b"\r\n\r\n") >= self.maxPipelinedRequests
-        ):
-            self._paused = True
-            self._pauseTransport()
+    def _takeWaiting(self) -> None:
+        if self._waiting:
+            self._buffer += b"".join(self._waiting)
+            self._waiting = []
+        self._waitingBytes = 0
+        self._waitingHeads = self._buffer.count(b"\r\n\r\n")
 
     def _pauseTransport(self) -> None:
         try:
@@ -1369,6 +1380,7 @@ class HTTPChannel(Protocol):
             self._closeConnection()
             return
         self._state = _HEAD
+        self._takeWaiting()
         self._setDeadline(1, self.timeOut)
         if self._paused:
             self._paused = False
@@ -1443,6 +1455,7 @@ class HTTPChannel(Protocol):
             return
         self._state = _CLOSED
         self._buffer = b""
+        self._waiting = []
         self._cancelTimer()
         transport = self.transport
         if self._paused:
@@ -1536,6 +1549,7 @@ class HTTPChannel(Protocol):
         if head is not None:
             self._head = None
             self.transport.write(head)
+        self._takeWaiting()
         leftover = self._buffer
         if data:
             leftover += data
