@@ -462,6 +462,32 @@ def test_URLPath() -> None:
     assert get(root, b"/w/x?q=1")[1] == b"http://example.com/w/next"
 
 
+def test_deferredResourceOnSite() -> None:
+    from torsion.web.util import DeferredResource
+
+    d: Deferred[IResource] = Deferred()
+    root = Resource()
+    root.putChild(b"later", DeferredResource(d))
+    site, _ = makeSite(root)
+    connection = Connection(site)
+    assert connection.request(b"GET", b"/later/a/b") == []
+    d.callback(Echo())
+    [(head, body)] = readResponses(connection.transport.value())
+    assert head.status == 200
+    assert body == b"pre=[b'later'] post=[b'a', b'b']"
+
+
+def test_vhostMonsterOnSite() -> None:
+    from torsion.web.vhost import VHostMonsterResource
+
+    root = Resource()
+    root.putChild(b"vhost", VHostMonsterResource())
+    root.putChild(b"app", URLs())
+    head, body = get(root, b"/vhost/https/public.example:443/app/x")
+    assert head.status == 200
+    assert body == b"https://public.example/app https://public.example/"
+
+
 # -- sessions --------------------------------------------------------------
 
 
