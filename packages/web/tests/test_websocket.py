@@ -539,6 +539,39 @@ def test_protocolErrorFailsConnection() -> None:
     assert ("bytes", b"ignored") not in proto.events
 
 
+def test_eventsBeforeAnErrorAreDelivered() -> None:
+    """
+    Messages that arrived in the same segment as a bad frame, before it,
+    are delivered; then the connection is failed.
+    """
+    echo = Recorder()
+    echo.echo = True
+    ws, tcp, _clock, proto = serverConnection(echo)
+    ws.dataReceived(peer.buildMessage(b"first", True) + b"\x81\x02hi")
+    assert proto.events[2:] == [("text", "first")]
+    events = peerEvents(tcp)
+    assert events[0] == TextMessage("first")
+    assert isinstance(events[1], CloseFrame) and events[1].code == 1002
+    assert tcp.disconnecting
+
+
+def test_repliesToOneSegmentAreWrittenAtOnce() -> None:
+    echo = Recorder()
+    echo.echo = True
+    ws, tcp, _clock, _proto = serverConnection(echo)
+    writes: list[bytes] = []
+    original = tcp.write
+
+    def write(data: bytes) -> None:
+        writes.append(data)
+        original(data)
+
+    tcp.write = write  # type: ignore[method-assign]
+    ws.dataReceived(b"".join(peer.buildMessage(b"m%d" % i, True) for i in range(10)))
+    assert len(writes) == 1
+    assert peerEvents(tcp) == [TextMessage(f"m{i}") for i in range(10)]
+
+
 def test_messageTooBigCloses1009() -> None:
     ws, tcp, _clock, proto = serverConnection(maxMessageSize=10)
     ws.dataReceived(peer.buildMessage(b"x" * 10, False))

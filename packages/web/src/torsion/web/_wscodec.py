@@ -81,12 +81,16 @@ class WebSocketProtocolError(Exception):
     :ivar code: the close code to send (1002, 1007, 1009, ...).
     :ivar reason: a short human-readable explanation, also sent as the close
         reason.
+    :ivar events: when raised by ``WebSocketCodec.receiveData``, the events
+        completed by the same bytes before the error (to be delivered
+        before the connection is failed).
     """
 
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(code, reason)
         self.code = code
         self.reason = reason
+        self.events: list[WebSocketEvent] = []
 
     def __str__(self) -> str:
         return f"WebSocket protocol error {self.code}: {self.reason}"
@@ -351,8 +355,9 @@ class WebSocketCodec:
                 event = self._frameReceived(b0, payload)
                 if event is not None:
                     events.append(event)
-        except WebSocketProtocolError:
+        except WebSocketProtocolError as e:
             self._failed = True
+            e.events = events
             raise
         finally:
             if offset:

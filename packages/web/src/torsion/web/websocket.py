@@ -50,6 +50,7 @@ from torsion.web._wscodec import (
     Pong,
     TextMessage,
     WebSocketCodec,
+    WebSocketEvent,
     WebSocketProtocolError,
 )
 from torsion.web._wshandshake import (
@@ -336,6 +337,7 @@ class WebSocketTransport(Protocol):
         self._state = _OPEN
         self._opened = False
         self._pending: list[bytes] = []
+        self._batch: list[bytes] | None = None
         self._closeSent: int | None = None
         self._failure: WebSocketProtocolError | None = None
         self._closeTimer: IDelayedCall | None = None
@@ -347,7 +349,9 @@ class WebSocketTransport(Protocol):
     # Sending
 
     def _send(self, data: bytes) -> None:
-        if self._opened:
+        if self._batch is not None:
+            self._batch.append(data)
+        elif self._opened:
             self.transport.write(data)
         else:
             self._pending.append(data)
@@ -461,11 +465,26 @@ class WebSocketTransport(Protocol):
         """
         if self._state is _CLOSED:
             return
+        error: WebSocketProtocolError | None = None
         try:
             events = self._codec.receiveData(data)
         except WebSocketProtocolError as e:
-            self._fail(e)
-            return
+            error = e
+            events = e.events
+        # Frames sent while these events are handled (echoes, pongs) go out
+        # in one write: one system call instead of one per message.
+        batch: list[bytes] = []
+        self._batch = batch
+        try:
+            self._dispatch(events)
+        finally:
+            self._batch = None
+            if batch:
+                self.transport.write(b"".join(batch))
+        if error is not None and self._state is not _CLOSED:
+            self._fail(error)
+
+    def _dispatch(self, events: list[WebSocketEvent]) -> None:
         for event in events:
             if self._state is _CLOSED:
                 return
@@ -484,6 +503,12 @@ class WebSocketTransport(Protocol):
                 self._protocol.pongReceived(event.payload)
             else:
                 self._closeReceived(event)
+
+    def _flush(self) -> None:
+        batch = self._batch
+        if batch:
+            self.transport.write(b"".join(batch))
+            del batch[:]
 
     def _closeReceived(self, frame: CloseFrame) -> None:
         self.closeCode = frame.code
@@ -504,6 +529,7 @@ class WebSocketTransport(Protocol):
                 self._closeTimeout, self._closeTimedOut
             )
         else:
+            self._flush()
             self.transport.loseConnection()
 
     def _fail(self, error: WebSocketProtocolError) -> None:
@@ -516,6 +542,7 @@ class WebSocketTransport(Protocol):
         if self._closeTimer is not None:
             self._closeTimer.cancel()
             self._closeTimer = None
+        self._flush()
         self.transport.loseConnection()
 
     def _closeTimedOut(self) -> None:
