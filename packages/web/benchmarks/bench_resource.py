@@ -22,6 +22,7 @@ Twisted's column is left out (shown as "-") when it cannot be imported.
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -126,28 +127,31 @@ def _measure(site: Any, internet: Any, request: bytes) -> float:
     return count / (time.perf_counter() - start)
 
 
+def _load(top: str) -> tuple[Any, Any]:
+    """
+    Import ``<top>.web`` and ``<top>.internet`` with the submodules the
+    benchmark uses.
+
+    :raises ImportError: if ``top`` is not installed.
+    """
+    for name in (
+        "internet.defer",
+        "internet.error",
+        "internet.testing",
+        "web.resource",
+        "web.server",
+    ):
+        importlib.import_module(f"{top}.{name}")
+    return importlib.import_module(f"{top}.web"), importlib.import_module(
+        f"{top}.internet"
+    )
+
+
 def _implementations() -> dict[str, Callable[[], tuple[Any, Any]]]:
-    def torsionWeb() -> tuple[Any, Any]:
-        import torsion.internet.defer
-        import torsion.internet.error
-        import torsion.internet.testing
-        import torsion.web.resource
-        import torsion.web.server
-        from torsion import internet, web
-
-        return web, internet
-
-    def twistedWeb() -> tuple[Any, Any]:
-        import twisted.internet.defer
-        import twisted.internet.error
-        import twisted.internet.testing
-        import twisted.web.resource
-        import twisted.web.server
-        from twisted import internet, web
-
-        return web, internet
-
-    return {"torsion-web": torsionWeb, "twisted.web": twistedWeb}
+    return {
+        "torsion-web": lambda: _load("torsion"),
+        "twisted.web": lambda: _load("twisted"),
+    }
 
 
 def main() -> None:
