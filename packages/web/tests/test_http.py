@@ -123,6 +123,7 @@ def test_verifyInterfaces() -> None:
     channel, _, _ = makeChannel()
     verifyObject(http._IRequestChannel, channel)
     verifyObject(interfaces.IPushProducer, channel)
+    verifyObject(interfaces.IPushProducer, http._StallWatch(channel, channel))
     request = http.Request(channel)
     verifyObject(interfaces.IConsumer, request)
     verifyObject(iweb.IAccessLogFormatter, http.combinedLogFormatter)
@@ -923,7 +924,10 @@ def test_producers() -> None:
     [held] = EchoRequest.held
     producer = Producer()
     held.registerProducer(producer, True)
-    assert transport.producer is producer  # type: ignore[comparison-overlap]
+    assert transport.producer is not None
+    assert transport.streaming
+    transport.producer.pauseProducing()
+    assert producer.paused == 1
     assert transport.value().startswith(b"HTTP/1.1 200 OK\r\n")
     with pytest.raises(ValueError):
         held.registerProducer(Producer(), True)
@@ -940,6 +944,64 @@ def test_producers() -> None:
     other = Producer()
     late.registerProducer(other, True)
     assert other.stopped == 1
+
+
+def test_sendTimeout() -> None:
+    """
+    LINE-10: a client that stops reading while a producer feeds the
+    response is dropped after ``sendTimeout``.
+    """
+
+    @implementer_push
+    class Producer:
+        def pauseProducing(self) -> None:
+            pass
+
+        def resumeProducing(self) -> None:
+            pass
+
+        def stopProducing(self) -> None:
+            pass
+
+    channel, transport, clock = makeChannel(sendTimeout=30)
+    channel.dataReceived(b"GET /hold HTTP/1.1\r\n\r\n")
+    [held] = EchoRequest.held
+    held.registerProducer(Producer(), True)
+    proxy = transport.producer
+    assert proxy is not None
+    proxy.pauseProducing()
+    clock.advance(29)
+    proxy.resumeProducing()
+    clock.advance(29)
+    assert not transport.aborted
+    proxy.pauseProducing()
+    clock.advance(30)
+    assert transport.aborted
+
+
+def test_sendTimeoutCancelled() -> None:
+    @implementer_push
+    class Producer:
+        def pauseProducing(self) -> None:
+            pass
+
+        def resumeProducing(self) -> None:
+            pass
+
+        def stopProducing(self) -> None:
+            pass
+
+    channel, transport, clock = makeChannel(sendTimeout=30, timeout=None)
+    channel.dataReceived(b"GET /hold HTTP/1.1\r\n\r\n")
+    [held] = EchoRequest.held
+    held.registerProducer(Producer(), True)
+    assert transport.producer is not None
+    transport.producer.pauseProducing()
+    held.unregisterProducer()
+    held.finish()
+    clock.advance(100)
+    assert not transport.aborted
+    assert clock.getDelayedCalls() == []
 
 
 def implementer_push(cls: type) -> type:

@@ -47,8 +47,9 @@ attributes of the same names): ``maxRequestLineLength`` (8 KiB, 414),
 for no limit), ``maxPipelinedRequests`` (16), ``maxRequestsPerConnection``
 (1000), ``maxFormFields`` (1000, 400), and the timers ``timeout`` (idle
 keep-alive, 75 s), ``headerTimeout`` (the whole head, 60 s),
-``bodyTimeout`` (idle while reading a body, 60 s) and ``abortTimeout``
-(15 s after a close stalls).
+``bodyTimeout`` (idle while reading a body, 60 s), ``sendTimeout`` (a
+response producer paused because the client stopped reading, 60 s) and
+``abortTimeout`` (15 s after a close stalls).
 
 Switching protocols
 -------------------
@@ -944,6 +945,7 @@ class HTTPChannel(Protocol):
     headerTimeout: float | None = 60
     bodyTimeout: float | None = 60
     abortTimeout: float | None = 15
+    sendTimeout: float | None = 60
     h2cUpgrade: bool = True
 
     _state = _HEAD
@@ -968,6 +970,7 @@ class HTTPChannel(Protocol):
     _abortCall: Any = None
     _lostConnection = False
     _producer: Any = None
+    _sendTimer: Any = None
 
     def __init__(self) -> None:
         self._buffer = b""
@@ -1409,10 +1412,42 @@ class HTTPChannel(Protocol):
     def registerProducer(self, producer: Any, streaming: bool) -> None:
         """
         Let ``producer`` write the response through the transport, with the
-        transport's flow control.
+        transport's flow control.  A push producer paused by the transport
+        for ``sendTimeout`` seconds (the client stopped reading) aborts the
+        connection.
         """
         self._producer = producer
+        if streaming:
+            producer = _StallWatch(self, producer)
         self.transport.registerProducer(producer, streaming)
+
+    def _sendStalled(self) -> None:
+        if self.sendTimeout is None or self._lostConnection:
+            return
+        timer = self._sendTimer
+        if timer is None or not timer.active():
+            self._sendTimer = self._reactor.callLater(
+                self.sendTimeout, self._sendTimedOut
+            )
+
+    def _sendResumed(self) -> None:
+        timer = self._sendTimer
+        self._sendTimer = None
+        if timer is not None and timer.active():
+            timer.cancel()
+
+    def _sendTimedOut(self) -> None:
+        self._sendTimer = None
+        _log.info(
+            "Aborting a connection whose client stopped reading for {seconds} s",
+            seconds=self.sendTimeout,
+        )
+        self._state = _CLOSED
+        abort = getattr(self.transport, "abortConnection", None)
+        if abort is not None:
+            abort()
+        else:
+            self.transport.loseConnection()
 
     def unregisterProducer(self) -> None:
         """
@@ -1421,6 +1456,7 @@ class HTTPChannel(Protocol):
         if self._producer is None:
             return
         self._producer = None
+        self._sendResumed()
         self.transport.unregisterProducer()
 
     def loseConnection(self) -> None:
@@ -1512,6 +1548,7 @@ class HTTPChannel(Protocol):
         self._state = _CLOSED
         self._buffer = b""
         self._cancelTimer()
+        self._sendResumed()
         if self._abortCall is not None and self._abortCall.active():
             self._abortCall.cancel()
         self._abortCall = None
@@ -1585,6 +1622,30 @@ class HTTPChannel(Protocol):
         )
 
 
+@implementer(interfaces.IPushProducer)
+class _StallWatch:
+    """
+    Stands for a response's push producer towards the transport, so the
+    channel knows when the client stops reading.
+    """
+
+    def __init__(self, channel: HTTPChannel, producer: Any) -> None:
+        self._channel = channel
+        self._producer = producer
+
+    def pauseProducing(self) -> None:
+        self._channel._sendStalled()
+        self._producer.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        self._channel._sendResumed()
+        self._producer.resumeProducing()
+
+    def stopProducing(self) -> None:
+        self._channel._sendResumed()
+        self._producer.stopProducing()
+
+
 _MISSING = object()
 _FACTORY_SETTINGS: Final = (
     "requestFactory",
@@ -1600,6 +1661,7 @@ _FACTORY_SETTINGS: Final = (
     "headerTimeout",
     "bodyTimeout",
     "abortTimeout",
+    "sendTimeout",
     "h2cUpgrade",
 )
 
@@ -1688,6 +1750,8 @@ class HTTPFactory(ServerFactory):
     :param bodyTimeout: seconds of silence allowed while reading a body.
     :param abortTimeout: seconds to wait for a closing connection before
         aborting it.
+    :param sendTimeout: seconds a response producer may stay paused because
+        the client stopped reading before the connection is aborted.
     :param h2cUpgrade: allow cleartext HTTP/2 when the ``h2`` package is
         installed: the ``Upgrade: h2c`` request, and connections opening
         with the HTTP/2 preface ("prior knowledge").
@@ -1715,6 +1779,7 @@ class HTTPFactory(ServerFactory):
         headerTimeout: float | None = 60,
         bodyTimeout: float | None = 60,
         abortTimeout: float | None = 15,
+        sendTimeout: float | None = 60,
         h2cUpgrade: bool = True,
     ) -> None:
         if reactor is None:
@@ -1737,6 +1802,7 @@ class HTTPFactory(ServerFactory):
         self.headerTimeout = headerTimeout
         self.bodyTimeout = bodyTimeout
         self.abortTimeout = abortTimeout
+        self.sendTimeout = sendTimeout
         self.h2cUpgrade = h2cUpgrade
         self._limitsCache: tuple[tuple[int, ...], _parser.ParserLimits] | None = None
 
