@@ -1049,3 +1049,36 @@ class _Delayed:
 
     def active(self) -> bool:
         return True
+
+
+def test_poolForgetsConnectionsTheServerClosed() -> None:
+    from torsion.internet.error import ConnectionDone
+    from torsion.internet.task import Clock
+    from torsion.internet.testing import StringTransport
+    from torsion.python.failure import Failure
+    from torsion.web._newclient import HTTP11ClientProtocol
+
+    clock = Clock()
+    pool = HTTPConnectionPool(clock)
+    connection = HTTP11ClientProtocol(lambda c: None, clock)
+    connection.makeConnection(StringTransport())
+    pool._putConnection("key", connection)
+    assert len(clock.getDelayedCalls()) == 1
+    connection.connectionLost(Failure(ConnectionDone()))
+    assert pool._connections == {}
+    assert clock.getDelayedCalls() == []
+
+
+def test_nonPersistentPoolClosesAfterResponse() -> None:
+    from torsion.internet.task import Clock
+    from torsion.internet.testing import StringTransport
+    from torsion.web._newclient import HTTP11ClientProtocol
+
+    clock = Clock()
+    pool = HTTPConnectionPool(clock, persistent=False)
+    connection = HTTP11ClientProtocol(lambda c: None, clock)
+    transport = StringTransport()
+    connection.makeConnection(transport)
+    pool._putConnection("key", connection)
+    assert transport.disconnecting
+    assert pool._connections == {}
