@@ -783,6 +783,34 @@ def test_gzipStreamsEachWrite() -> None:
     request.finish()
 
 
+def test_gzipStaticFileProducer(tmp_path: Any) -> None:
+    """
+    A producer-driven body (``static.File``) is compressed too; a byte range
+    is not (its offsets are those of the unencoded file).
+    """
+    from torsion.web.static import File
+
+    content = b"static content line\n" * 5000
+    (tmp_path / "f.txt").write_bytes(content)
+    root = gzipped(File(str(tmp_path)))
+    site, _ = makeSite(root)
+    connection = Connection(site)
+    [(head, data)] = connection.request(b"GET", b"/f.txt", [b"Accept-Encoding: gzip"])
+    assert head.status == 200
+    assert header(head, b"content-encoding") == b"gzip"
+    assert header(head, b"content-length") is None
+    assert gzip.decompress(data) == content
+    ranged = Connection(site)
+    ranged.request(b"GET", b"/f.txt", [b"Accept-Encoding: gzip", b"Range: bytes=10-19"])
+    # A pull producer: the transport asks it for data.
+    while ranged.transport.producer is not None:
+        ranged.transport.producer.resumeProducing()
+    [(head, data)] = readResponses(ranged.transport.value())
+    assert head.status == 206
+    assert header(head, b"content-encoding") is None
+    assert data == content[10:20]
+
+
 def test_gzipErrorPageNotEncodedTwice() -> None:
     class Broken(Leaf):
         def render_GET(self, request: IRequest) -> bytes:

@@ -275,10 +275,28 @@ class Request(Componentized, http.Request):
 
     # -- writing (content encoding) ----------------------------------------
 
+    def _beforeHead(self) -> None:
+        # The last moment to change the response head.
+        raw = self.responseHeaders._raw
+        if (
+            self.defaultContentType is not None
+            and b"content-type" not in raw
+            and self.code not in (204, 304)
+        ):
+            raw[b"content-type"] = [self.defaultContentType]
+        if self._encoder is not None:
+            self._startEncoding()
+
     def _startEncoding(self) -> None:
         raw = self.responseHeaders._raw
-        if b"content-encoding" in raw or self.code in (204, 304) or self.code < 200:
-            # Already encoded (a precompressed file) or no body at all.
+        if (
+            b"content-encoding" in raw
+            or b"content-range" in raw
+            or self.code in (204, 206, 304)
+            or self.code < 200
+        ):
+            # Already encoded (a precompressed file), a byte range of the
+            # unencoded body, or no body at all.
             self._encoder = None
             return
         self._encoding = True
@@ -299,20 +317,24 @@ class Request(Componentized, http.Request):
                 data, (bytes, bytearray, memoryview)
             ):
                 raise TypeError(f"Request.write takes bytes, not {type(data).__name__}")
-            raw = self.responseHeaders._raw
-            if (
-                self.defaultContentType is not None
-                and b"content-type" not in raw
-                and self.code not in (204, 304)
-            ):
-                raw[b"content-type"] = [self.defaultContentType]
-            if self._encoder is not None:
-                self._startEncoding()
+            self._beforeHead()
         if self._encoding and not self.finished and self.method != b"HEAD":
             data = self._encoder.encode(bytes(data))
             if not data and self.startedWriting:
                 return
         http.Request.write(self, data)
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        """
+        Feed the response body from ``producer`` (see the base class); the
+        response head is completed first, as the first ``write`` would.
+
+        :param producer: an ``IPushProducer`` or ``IPullProducer``.
+        :param streaming: whether it is a push producer.
+        """
+        if not self.startedWriting and not self._disconnected:
+            self._beforeHead()
+        http.Request.registerProducer(self, producer, streaming)
 
     def finish(self) -> None:
         """
