@@ -12,6 +12,9 @@ import struct
 import subprocess
 import sys
 import zlib
+from typing import Any
+
+import requests
 
 
 class WebCommand:
@@ -75,6 +78,20 @@ class WebCommand:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def fetch(method: str, url: str, **kwargs: Any) -> requests.Response:
+    """
+    ``requests.request`` asking the server to close the connection after
+    its answer, so that no idle connection delays the command's exit
+    (``requests`` keeps the socket open while the response object lives).
+
+    :return: the response.
+    """
+    headers = dict(kwargs.pop("headers", None) or {})
+    headers.setdefault("Connection", "close")
+    kwargs.setdefault("timeout", 30)
+    return requests.request(method, url, headers=headers, **kwargs)
 
 
 def runWeb(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

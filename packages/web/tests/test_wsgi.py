@@ -14,6 +14,7 @@ from io import BytesIO
 from typing import Any
 
 import pytest
+from webhelpers import inThread
 from zope.interface.verify import verifyObject
 
 from torsion.internet.defer import Deferred
@@ -837,3 +838,40 @@ class ErrorTests(TestCase):
             if e.get("log_namespace") == "torsion.web.wsgi"
         ]
         self.assertEqual(texts, ["problem one", "two", "three", "TypeError"])
+
+
+async def test_reactorStoppingReleasesThread(reactor: Any) -> None:
+    """
+    A write waiting on a reactor that is shutting down (and so may be
+    waiting for the thread pool to empty) gives up instead of blocking the
+    thread forever: the application is stopped and its iterable closed.
+    """
+
+    class StoppingReactor:
+        _stopped = True
+        calls: list[Any] = []
+
+        def callFromThread(self, f: Any, *args: Any) -> None:
+            # Never run: the reactor is busy stopping.
+            self.calls.append(f)
+
+    closed = threading.Event()
+
+    class Body:
+        def __iter__(self) -> Iterator[bytes]:
+            yield b"first"
+            yield b"never"
+
+        def close(self) -> None:
+            closed.set()
+
+    def app(environ: dict[str, Any], startResponse: Any) -> Body:
+        startResponse("200 OK", [])
+        return Body()
+
+    stopping = StoppingReactor()
+    resource = WSGIResource(stopping, reactor.getThreadPool(), app)
+    resource.render(makeRequest())
+    assert await inThread(closed.wait, 30)
+    # The write that gave up, then the (unanswered) failure report.
+    assert len(stopping.calls) == 2

@@ -34,6 +34,7 @@ Request header names containing ``_`` are not passed to the application:
 
 from __future__ import annotations
 
+import queue
 import re
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
@@ -41,9 +42,8 @@ from typing import IO, Any
 
 from zope.interface import implementer
 
-from torsion.internet.defer import Deferred
+from torsion.internet.defer import Deferred, maybeDeferred
 from torsion.internet.interfaces import IPushProducer
-from torsion.internet.threads import blockingCallFromThread
 from torsion.logger import Logger
 from torsion.python.failure import Failure
 from torsion.web.iweb import IResource
@@ -58,6 +58,10 @@ _STATUS = re.compile(r"[0-9]{3} [^\r\n\x00]*\Z")
 #: RFC 9110 §5.6.2 ``token``, the only shape a header name may take.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _BAD_VALUE = re.compile(r"[\r\n\x00]")
+
+#: How often (seconds) a thread waiting for the reactor checks whether the
+#: reactor is shutting down.
+_SHUTDOWN_POLL = 0.5
 
 _ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 _StartResponse = Callable[..., Callable[[bytes], None]]
@@ -348,7 +352,7 @@ class _WSGIResponse:
             # PEP 3333: the head waits for the first non-empty chunk, so an
             # error handler may still replace it.
             return
-        blockingCallFromThread(self.reactor, self._inReactorWrite, bytes(data))
+        self._blockingCall(self._inReactorWrite, bytes(data))
 
     def run(self) -> None:
         """
@@ -398,12 +402,35 @@ class _WSGIResponse:
         return True
 
     def _callInReactor(self, f: Callable[..., Any], *args: Any) -> None:
-        try:
-            blockingCallFromThread(self.reactor, f, *args)
-        except Exception:
-            # The reactor side reports its own problems; nothing more
-            # can be done from here.
-            pass
+        # The last calls of a response need no answer: waiting for one
+        # could dead-lock with a reactor that is stopping its thread pool.
+        self.reactor.callFromThread(f, *args)
+
+    def _blockingCall(self, f: Callable[..., Any], *args: Any) -> Any:
+        """
+        Run ``f`` in the reactor thread and wait for its (possibly
+        deferred) result, like ``blockingCallFromThread``; but give up once
+        the reactor is shutting down and has not answered for
+        ``_SHUTDOWN_POLL`` seconds, since it may be waiting for this very
+        thread to end.
+        """
+        results: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+        def inReactor() -> None:
+            maybeDeferred(f, *args).addBoth(results.put)
+
+        self.reactor.callFromThread(inReactor)
+        while True:
+            try:
+                result = results.get(timeout=_SHUTDOWN_POLL)
+            except queue.Empty:
+                if getattr(self.reactor, "_stopped", False):
+                    self.stopped = True
+                    raise _ClientGone("the server is shutting down") from None
+                continue
+            if isinstance(result, Failure):
+                result.raiseException()
+            return result
 
     # -- the reactor thread ------------------------------------------------
 
