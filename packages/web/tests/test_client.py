@@ -12,6 +12,7 @@ import http.server
 import inspect
 import io
 import json
+import os
 import select
 import socket
 import ssl as stdlib_ssl
@@ -145,6 +146,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 gzip.compress(b"hello gzip " * 1000),
                 {"Content-Encoding": "gzip"},
             )
+        elif path == "/truncated":
+            self.reply(
+                200,
+                gzip.compress(os.urandom(5000))[:-100],
+                {"Content-Encoding": "gzip"},
+            )
+        elif path == "/notgzip":
+            self.reply(200, b"plain, not gzip", {"Content-Encoding": "gzip"})
         elif path == "/bomb":
             self.reply(200, self.server.bomb, {"Content-Encoding": "gzip"})
         elif path == "/setcookie":
@@ -612,6 +621,19 @@ async def test_gzipBombRefused(reactor: Any, serve: Any, pool: Any) -> None:
         await readBody(response)
     assert e.value.reasons[0].check(DecompressionTooLarge)
     assert client.DEFAULT_MAX_DECOMPRESSED_SIZE == 100 * 1024 * 1024
+
+
+@withPool
+@pytest.mark.parametrize("path", ["/truncated", "/notgzip"])
+async def test_gzipBroken(reactor: Any, serve: Any, pool: Any, path: str) -> None:
+    import zlib
+
+    a = serve()
+    agent = ContentDecoderAgent(Agent(reactor, pool=pool), [(b"gzip", GzipDecoder)])
+    response = await agent.request(b"GET", url(a, path))
+    with pytest.raises(ResponseFailed) as e:
+        await readBody(response)
+    assert e.value.reasons[0].check(zlib.error)
 
 
 @withPool

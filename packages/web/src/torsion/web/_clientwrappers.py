@@ -291,6 +291,7 @@ class _DecodingProtocol(Protocol):
         # wbits 47: gzip or zlib header, detected.
         self._decompress = zlib.decompressobj(47)
         self._failed = False
+        self._sawData = False
 
     def makeConnection(self, transport: Any) -> None:
         self.transport = transport
@@ -299,6 +300,7 @@ class _DecodingProtocol(Protocol):
     def dataReceived(self, data: bytes) -> None:
         if self._failed:
             return
+        self._sawData = self._sawData or bool(data)
         try:
             out = self._decompress.decompress(data, self._maxSize - self._size + 1)
             while out:
@@ -336,6 +338,8 @@ class _DecodingProtocol(Protocol):
                             f"the decompressed body exceeds {self._maxSize} bytes"
                         )
                     self._protocol.dataReceived(rest)
+                if self._sawData and not self._decompress.eof:
+                    raise zlib.error("the compressed body is truncated")
             except (zlib.error, DecompressionTooLarge):
                 protocol, self._protocol = self._protocol, None
                 protocol.connectionLost(Failure(ResponseFailed([Failure()])))
