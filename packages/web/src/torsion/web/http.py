@@ -479,6 +479,17 @@ class Request:
         return self.channel.getPeer()
 
     @property
+    def host(self) -> Any:
+        """
+        The server's address (same as ``getHost()``).
+        """
+        return self.getHost()
+
+    @host.setter
+    def host(self, address: Any) -> None:
+        self._host = address
+
+    @property
     def client(self) -> Any:
         """
         The client's address (same as ``getClientAddress()``).
