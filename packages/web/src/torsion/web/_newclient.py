@@ -582,6 +582,8 @@ class HTTP11ClientProtocol(Protocol):
         self._gotBytes = False
         self._continueCall: Any = None
         self._bodyHeld = False
+        self._forceClose = False
+        self._writtenDeferred: Deferred[None] | None = None
         self._transportPaused = 0
         self._lostDeferreds: list[Deferred[None]] = []
         self._onConnectionLost: Callable[[HTTP11ClientProtocol], object] | None = None
@@ -589,8 +591,10 @@ class HTTP11ClientProtocol(Protocol):
     @property
     def state(self) -> str:
         """
-        ``"QUIESCENT"`` (idle), ``"TRANSMITTING"``, ``"WAITING"``,
-        ``"RECEIVING"``, ``"ABORTING"`` or ``"CONNECTION_LOST"``.
+        ``"QUIESCENT"`` (idle, may carry a request), ``"TRANSMITTING"``
+        (writing the request), ``"WAITING"`` (for the response),
+        ``"RECEIVING"`` (the response body), ``"CLOSING"`` (done, not to be
+        reused), ``"ABORTING"`` or ``"CONNECTION_LOST"``.
         """
         return self._state
 
@@ -653,6 +657,7 @@ class HTTP11ClientProtocol(Protocol):
         if not self._bodyHeld or self._request is None:
             return
         self._bodyHeld = False
+        assert self._writtenDeferred is not None
         self._request._writeBody(self.transport).chainDeferred(self._writtenDeferred)
 
     def _skipHeldBody(self) -> None:
@@ -665,6 +670,7 @@ class HTTP11ClientProtocol(Protocol):
             self._bodyHeld = False
             self._persistentAfter = False
             self._forceClose = True
+            assert self._writtenDeferred is not None
             self._writtenDeferred.callback(None)
 
     def _cancelRequest(self, d: Deferred[Response]) -> None:
@@ -753,7 +759,7 @@ class HTTP11ClientProtocol(Protocol):
             self._request.persistent
             and not self._request.headers.hasHeader(b"connection")
             and head.keepAlive
-            and not getattr(self, "_forceClose", False)
+            and not self._forceClose
         )
         d, self._responseDeferred = self._responseDeferred, None
         if d is not None:
