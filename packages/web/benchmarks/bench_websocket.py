@@ -1,6 +1,7 @@
 """
 WebSocket echo throughput: torsion.web.websocket against the ``websockets``
-library's asyncio server.
+library's asyncio server and, when importable (Twisted 25.5+ with
+``wsproto``), twisted.web.websocket.
 
 Each server runs in its own process; the load comes from the same client,
 in another process: small text messages, masked as a browser would send
@@ -8,7 +9,8 @@ them, kept in flight (pipelined) on one connection, then spread over
 several connections.  No compression on either side, so the framing and
 the event loop are what is measured.
 
-Run: ``python packages/web/benchmarks/bench_websocket.py`` (about 30 s).
+Run: ``python packages/web/benchmarks/bench_websocket.py`` (about 30 s), or
+with ``/work/benchvenv/bin/python`` to include Twisted (about 45 s).
 """
 
 from __future__ import annotations
@@ -78,6 +80,52 @@ def serveWebsockets() -> None:
             await asyncio.Future()
 
     asyncio.run(main())
+
+
+def serveTwisted() -> None:
+    from twisted.internet import reactor
+    from twisted.web.resource import Resource
+    from twisted.web.server import Site
+    from twisted.web.websocket import WebSocketResource
+
+    class Echo:
+        def negotiationStarted(self, transport: object) -> None:
+            self.transport = transport
+
+        def negotiationFinished(self) -> None:
+            pass
+
+        def textMessageReceived(self, data: str) -> None:
+            self.transport.sendTextMessage(data)  # type: ignore[attr-defined]
+
+        def bytesMessageReceived(self, data: bytes) -> None:
+            self.transport.sendBytesMessage(data)  # type: ignore[attr-defined]
+
+        def pongReceived(self, payload: bytes) -> None:
+            pass
+
+        def connectionLost(self, reason: object) -> None:
+            pass
+
+    class Factory:
+        def buildProtocol(self, request: object) -> Echo:
+            return Echo()
+
+    root = Resource()
+    root.putChild(b"echo", WebSocketResource(Factory()))  # type: ignore[arg-type]
+    site = Site(root)
+    site.noisy = False
+    port = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[attr-defined]
+    print(port.getHost().port, flush=True)
+    reactor.run()  # type: ignore[attr-defined]
+
+
+def twistedAvailable() -> bool:
+    try:
+        import twisted.web.websocket  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 # The load generator
@@ -169,6 +217,9 @@ def main() -> None:
     if args.serve == "websockets":
         serveWebsockets()
         return
+    if args.serve == "twisted":
+        serveTwisted()
+        return
     if args.client:
         port, connections, window = args.client
         print(asyncio.run(load(port, connections, window)))
@@ -178,14 +229,25 @@ def main() -> None:
         ("1 connection, 100 in flight", 1, 100),
         ("8 connections, 10 in flight each", 8, 10),
     ]
+    withTwisted = twistedAvailable()
     print(f"WebSocket echo, 16-byte text messages, {DURATION:.0f} s per run")
-    print(
-        f"{'scenario':36} {'torsion msg/s':>14} {'websockets msg/s':>17} {'ratio':>6}"
-    )
+    header = f"{'scenario':34} {'torsion':>9} {'websockets':>11} {'ratio':>6}"
+    if withTwisted:
+        header += f" {'twisted':>9} {'ratio':>6}"
+    print(header + "   (messages/s)")
     for name, connections, window in scenarios:
         torsion = measure("torsion", connections, window)
         anchor = measure("websockets", connections, window)
-        print(f"{name:36} {torsion:14.0f} {anchor:17.0f} {torsion / anchor:6.2f}")
+        line = f"{name:34} {torsion:9.0f} {anchor:11.0f} {torsion / anchor:6.2f}"
+        if withTwisted:
+            twisted = measure("twisted", connections, window)
+            line += f" {twisted:9.0f} {torsion / twisted:6.2f}"
+        print(line)
+    if not withTwisted:
+        print(
+            "(twisted.web.websocket not importable: run with /work/benchvenv/bin/python"
+        )
+        print(" for Twisted's numbers as well)")
 
 
 if __name__ == "__main__":
