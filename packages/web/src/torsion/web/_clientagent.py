@@ -124,7 +124,9 @@ class HTTPConnectionPool:
         """
         connections = self._connections.get(key)
         while connections:
-            connection = connections.pop(0)
+            # The most recently used connection is the least likely to have
+            # been closed by the server meanwhile.
+            connection = connections.pop()
             if not connections:
                 del self._connections[key]
             timeout = self._timeouts.pop(connection, None)
