@@ -772,6 +772,19 @@ def test_clientHandshakeFailures(response: bytes, message: str) -> None:
     assert clock.getDelayedCalls() == []
 
 
+def test_clientRefusedWithHTTPAnswer() -> None:
+    hs, _tcp, _clock, _created = clientHandshake()
+    failures: list[Failure] = []
+    hs.deferred.addErrback(failures.append)
+    hs.dataReceived(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic\r\n\r\n")
+    error = failures[0].value
+    assert isinstance(error, ConnectionRejected)
+    assert isinstance(error, HandshakeError)
+    assert error.code == 401
+    assert error.response.code == 401
+    assert error.response.get(b"www-authenticate") == [b"Basic"]
+
+
 def test_clientRejectsUnofferedChoices() -> None:
     for extra in (
         b"Sec-WebSocket-Protocol: chat\r\n",

@@ -26,8 +26,8 @@ from torsion.web.resource import Resource
 from torsion.web.server import Site
 from torsion.web.static import Data
 from torsion.web.websocket import (
+    ConnectionRejected,
     DeflateOptions,
-    HandshakeError,
     WebSocketClientEndpoint,
     WebSocketClientFactory,
     WebSocketConnectionClosed,
@@ -458,8 +458,9 @@ async def test_torsionClientRefused(reactor: Any, asyncioServer: AsyncioServer) 
     endpoint = WebSocketClientEndpoint.new(
         reactor, f"ws://127.0.0.1:{asyncioServer.port}/forbidden"
     )
-    with pytest.raises(HandshakeError, match="403"):
+    with pytest.raises(ConnectionRejected, match="403") as info:
         await endpoint.connect(WebSocketClientFactory(Collector))
+    assert info.value.response.code == 403
 
 
 async def test_torsionClientOverTLS(reactor: Any, tmp_path: Any) -> None:

@@ -119,22 +119,37 @@ class STATUSES:
     INTERNAL_ERROR = 1011
 
 
-class ConnectionRejected(Exception):
+class ConnectionRejected(HandshakeError):
     """
-    Raise from a server factory's ``buildProtocol`` (or from the protocol's
-    ``negotiationStarted``) to refuse a WebSocket connection: the client
-    gets an HTTP error answer instead of ``101``.
+    A WebSocket connection was refused with an HTTP answer instead of
+    ``101 Switching Protocols``.
 
-    :param message: text for the response body.
-    :param code: the HTTP status (a 4xx; 403 by default).
+    On the server, raise it from a factory's ``buildProtocol`` (or from the
+    protocol's ``negotiationStarted``) to refuse a handshake: the client
+    gets the HTTP ``code`` with ``message`` as the body.  On the client,
+    ``WebSocketClientEndpoint.connect`` fails with it when the server
+    answers the handshake with anything but ``101``.
+
+    :param message: the explanation (the body of the server's answer).
+    :param code: the HTTP status (403 by default when refusing).
+    :param response: on the client, the server's answer: its ``code``,
+        ``phrase`` and ``headers`` (``get(b"name")`` gives a header's
+        values).
     """
 
     def __init__(
-        self, message: str = "WebSocket connection rejected", code: int = 403
+        self,
+        message: str = "WebSocket connection rejected",
+        code: int = 403,
+        response: Any = None,
     ) -> None:
         super().__init__(message, code)
         self.message = message
         self.code = code
+        self.response = response
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class WebSocketConnectionClosed(ConnectionDone):
@@ -905,9 +920,11 @@ class _ClientHandshake(Protocol):
     def _accept(self, head: Any) -> WebSocketTransport:
         ep = self._endpoint
         if head.code != 101:
-            raise HandshakeError(
+            raise ConnectionRejected(
                 f"the server refused the WebSocket handshake: {head.code} "
-                f"{head.phrase.decode('latin-1')}"
+                f"{head.phrase.decode('latin-1')}",
+                head.code,
+                head,
             )
         if b"websocket" not in [t.lower() for t in parseTokens(head.get(b"upgrade"))]:
             raise HandshakeError("101 answer without Upgrade: websocket")
@@ -1015,6 +1032,8 @@ class WebSocketClientEndpoint:
         *,
         compression: DeflateOptions | None = _DEFAULT_DEFLATE,
         tlsOptions: Any = None,
+        connectTimeout: float = 30,
+        bindAddress: tuple[str, int] | None = None,
         maxMessageSize: int = DEFAULT_MAX_MESSAGE_SIZE,
         maxFrameSize: int = DEFAULT_MAX_FRAME_SIZE,
         closeTimeout: float = DEFAULT_CLOSE_TIMEOUT,
@@ -1033,6 +1052,8 @@ class WebSocketClientEndpoint:
         :param tlsOptions: for ``wss://``, the client TLS options; by
             default ``optionsForClientTLS(host)`` (verified against the
             system's trust roots).
+        :param connectTimeout: seconds a TCP connection attempt may take.
+        :param bindAddress: a local ``(host, port)`` to connect from.
         :param maxMessageSize: largest message accepted from the server.
         :param maxFrameSize: largest frame accepted from the server.
         :param closeTimeout: seconds to wait for the closing handshake.
@@ -1057,7 +1078,9 @@ class WebSocketClientEndpoint:
         resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         from torsion.internet.endpoints import HostnameEndpoint
 
-        endpoint: Any = HostnameEndpoint(reactor, host, port)
+        endpoint: Any = HostnameEndpoint(
+            reactor, host, port, timeout=connectTimeout, bindAddress=bindAddress
+        )
         if secure:
             from torsion.internet.endpoints import wrapClientTLS
             from torsion.internet.ssl import optionsForClientTLS
@@ -1094,8 +1117,10 @@ class WebSocketClientEndpoint:
         :param factory: a ``WebSocketClientFactory`` (anything with
             ``buildProtocol(url)``) or a callable returning a protocol.
         :return: a Deferred firing with the connected protocol, after its
-            ``negotiationFinished``; it fails with ``HandshakeError`` when
-            the server answers anything but a valid ``101``.
+            ``negotiationFinished``; it fails with ``ConnectionRejected``
+            when the server answers with another status, and with
+            ``HandshakeError`` when its ``101`` is not valid for this
+            request.
         """
         from torsion.internet.endpoints import connectProtocol
 
