@@ -201,7 +201,7 @@ def test_maxRequestBodyAndLog(tmp_path: Path) -> None:
     assert len(lines) == 2
     assert '"POST / HTTP/1.1" 200 18 ' in lines[0]
     assert re.fullmatch(
-        r'127\.0\.0\.1 - - \[[^]]+\] '
+        r"127\.0\.0\.1 - - \[[^]]+\] "
         r'"GET /logged\?q=1 HTTP/1\.1" 200 \d+ "-" "e2e/1\.0"',
         lines[1],
     ), lines[1]
@@ -317,8 +317,9 @@ def test_https(tmp_path: Path) -> None:
 def test_selfSigned(tmp_path: Path) -> None:
     """
     ``--self-signed`` serves HTTPS with a new certificate whose path and
-    SHA-256 fingerprint it prints (curl ``-k`` fetches; the fingerprint is
-    the served certificate's); the file is removed on exit.
+    SHA-256 fingerprint it prints (curl ``-k`` fetches, over HTTP/1.1 and
+    HTTP/2; the fingerprint is the served certificate's); the file is
+    removed on exit.
     """
     curl = requireCommand("curl")
     with WebCommand(
@@ -340,6 +341,14 @@ def test_selfSigned(tmp_path: Path) -> None:
             capture_output=True,
             timeout=60,
         )
+        h2 = subprocess.run(
+            [
+                *(curl, "-s", "-k", "--http2", "-o", "/dev/null"),
+                *("-w", "%{http_version}", secure + "style.css"),
+            ],
+            capture_output=True,
+            timeout=60,
+        )
         port = int(secure.rsplit(":", 1)[1].strip("/"))
         served = ssl.get_server_certificate(("127.0.0.1", port))
         certificateFile = Path(path.group(1))
@@ -348,6 +357,8 @@ def test_selfSigned(tmp_path: Path) -> None:
     assert fingerprint.group(1).replace(":", "") == digest
     assert fetched.returncode == 0
     assert b"script ran" in fetched.stdout
+    # With HTTP/2 support installed, TLS listeners offer h2 through ALPN.
+    assert h2.stdout == b"2"
     assert not certificateFile.exists()
 
 
