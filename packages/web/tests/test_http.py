@@ -294,6 +294,31 @@ def test_headUnknownLength() -> None:
     assert [b for _, b in responses] == [b"", b"GET / "]
 
 
+@pytest.mark.parametrize(
+    ("length", "written"), [(b"5", b"hello world"), (b"20", b"short"), (b"x", b"a")]
+)
+def test_contentLengthMismatchCloses(length: bytes, written: bytes) -> None:
+    """
+    A response whose body does not match its Content-Length cannot be
+    followed by another on the connection: extra bytes are dropped and the
+    connection closes.
+    """
+
+    class Liar(http.Request):
+        def process(self) -> None:
+            self.setHeader(b"content-length", length)
+            self.write(written)
+            self.finish()
+
+    channel, transport, _ = makeChannel(Liar)
+    channel.dataReceived(GET + GET)
+    value = transport.value()
+    assert transport.disconnecting
+    assert value.count(b"HTTP/1.1 200") == 1
+    if length == b"5":
+        assert value.endswith(b"\r\n\r\nhello")
+
+
 def test_noContentHasNoBody() -> None:
     class Empty(http.Request):
         def process(self) -> None:

@@ -968,6 +968,7 @@ class HTTPChannel(Protocol):
     _bodyReceived = 0
     _persistent = True
     _chunked = False
+    _remaining: int | None = None
     _head: bytes | None = None
     _paused = False
     _requestCount = 0
@@ -1301,8 +1302,16 @@ class HTTPChannel(Protocol):
                 raw.setdefault(name.lower(), []).append(value)
         persistent = self._persistent
         bodyless = self._method == b"HEAD" or code < 200 or code in _BODYLESS_CODES
-        if not bodyless and b"content-length" not in raw:
-            if b"transfer-encoding" in raw:
+        self._remaining = None
+        if not bodyless:
+            lengths = raw.get(b"content-length")
+            if lengths is not None:
+                value = lengths[-1]
+                if len(lengths) == 1 and value.isdigit() and len(value) < 20:
+                    self._remaining = int(value)
+                else:
+                    persistent = False
+            elif b"transfer-encoding" in raw:
                 persistent = False
             elif self._version == b"HTTP/1.1":
                 self._chunked = True
@@ -1342,7 +1351,20 @@ class HTTPChannel(Protocol):
 
         :param data: the bytes; empty to flush the head only.
         """
-        if self._chunked and data:
+        remaining = self._remaining
+        if remaining is not None:
+            if len(data) > remaining:
+                # Bytes beyond the declared Content-Length would be read
+                # as the next response: drop them and end the connection.
+                _log.warn(
+                    "Response body longer than its Content-Length; "
+                    "{extra} bytes dropped",
+                    extra=len(data) - remaining,
+                )
+                data = data[:remaining]
+                self._persistent = False
+            self._remaining = remaining - len(data)
+        elif self._chunked and data:
             data = b"%x\r\n%s\r\n" % (len(data), data)
         head = self._head
         if head is not None:
@@ -1370,6 +1392,10 @@ class HTTPChannel(Protocol):
         if request is not self._request:
             return
         tail = _parser.LAST_CHUNK if self._chunked else b""
+        if self._remaining:
+            # Shorter than its Content-Length: only closing tells the client.
+            self._persistent = False
+        self._remaining = None
         head = self._head
         if head is not None:
             self._head = None
