@@ -637,6 +637,17 @@ def test_attachProducer() -> None:
     assert tcp.producer is None
 
 
+def test_attachProducerBeforeOpen() -> None:
+    ws = WebSocketTransport(Recorder(), False, reactor=Clock())
+    producer = Producer()
+    ws.attachProducer(producer)
+    ws.detachProducer()
+    ws.attachProducer(producer)
+    tcp = StringTransport()
+    ws.makeConnection(tcp)
+    assert tcp.producer is producer
+
+
 def test_addresses() -> None:
     ws, tcp, _clock, _proto = serverConnection()
     assert ws.getPeer() == tcp.getPeer()

@@ -353,6 +353,7 @@ class WebSocketTransport(Protocol):
         self._opened = False
         self._pending: list[bytes] = []
         self._batch: list[bytes] | None = None
+        self._earlyProducer: IPushProducer | None = None
         self._closeSent: int | None = None
         self._failure: WebSocketProtocolError | None = None
         self._closeTimer: IDelayedCall | None = None
@@ -433,15 +434,22 @@ class WebSocketTransport(Protocol):
         connection's send buffer is full and resumed when it drains.
 
         :param producer: an ``IPushProducer`` (it sends messages through
-            this transport).
+            this transport).  Attached before the connection is open, it is
+            registered when it opens.
         """
-        self.transport.registerProducer(producer, True)
+        if self._opened:
+            self.transport.registerProducer(producer, True)
+        else:
+            self._earlyProducer = producer
 
     def detachProducer(self) -> None:
         """
         Unregister the producer registered with ``attachProducer``.
         """
-        self.transport.unregisterProducer()
+        if self._opened:
+            self.transport.unregisterProducer()
+        else:
+            self._earlyProducer = None
 
     def getPeer(self) -> IAddress:
         """
@@ -468,6 +476,9 @@ class WebSocketTransport(Protocol):
         if self._pending:
             pending, self._pending = self._pending, []
             self.transport.writeSequence(pending)
+        if self._earlyProducer is not None:
+            producer, self._earlyProducer = self._earlyProducer, None
+            self.transport.registerProducer(producer, True)
         if self._state is _OPEN:
             self._scheduleKeepalive()
         self._protocol.negotiationFinished()
