@@ -1104,3 +1104,15 @@ def test_nonPersistentPoolClosesAfterResponse() -> None:
     pool._putConnection("key", connection)
     assert transport.disconnecting
     assert pool._connections == {}
+
+
+@withPool
+async def test_redirectToOtherSchemeRefused(
+    reactor: Any, serve: Any, pool: Any
+) -> None:
+    a = serve()
+    agent = RedirectAgent(Agent(reactor, pool=pool))
+    with pytest.raises(ResponseFailed) as e:
+        await agent.request(b"GET", url(a, "/redirect?to=file:///etc/passwd"))
+    assert e.value.reasons[0].check(client.SchemeNotSupported)
+    assert len(a.seen) == 1
