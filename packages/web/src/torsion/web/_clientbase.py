@@ -143,6 +143,9 @@ class URI:
 def _ensureValidURI(uri: bytes) -> URI:
     if not isinstance(uri, bytes):
         raise TypeError(f"the URI must be bytes, not {type(uri).__name__}")
+    scheme = urlsplit(uri.strip()).scheme.lower()
+    if scheme and scheme not in (b"http", b"https"):
+        raise SchemeNotSupported(f"unsupported scheme: {scheme!r}")
     parsed = URI.fromBytes(uri)
     if parsed.scheme not in (b"http", b"https"):
         raise SchemeNotSupported(f"unsupported scheme: {parsed.scheme!r}")
