@@ -521,6 +521,20 @@ def test_sessionCookie() -> None:
     assert cookies(head2) == []
 
 
+def test_sessionCookiePathOfMountedSite() -> None:
+    class Mounted(Site):
+        def getResourceFor(self, request: IRequest) -> IResource:
+            request.prepath = [b"my app;x"]
+            return super().getResourceFor(request)
+
+    clock = MemoryReactorClock()
+    site = Mounted(Sessions(), reactor=clock)
+    site.log = lambda request: None  # type: ignore[method-assign]
+    [(head, _)] = Connection(site).request(b"GET", b"/")
+    [cookie] = cookies(head)
+    assert b"; Path=/my%20app%3Bx;" in cookie + b";"
+
+
 def test_sessionUnknownCookieGetsNew() -> None:
     site, _ = makeSite(Sessions())
     [(head, uid)] = Connection(site).request(

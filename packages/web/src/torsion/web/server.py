@@ -382,7 +382,11 @@ class Request(Componentized, http.Request):
                 self.addCookie(
                     cookieName,
                     session.uid,
-                    path=b"/" + b"/".join(self.sitepath),
+                    path=b"/"
+                    + b"/".join(
+                        quote_from_bytes(segment, safe="").encode("ascii")
+                        for segment in self.sitepath
+                    ),
                     secure=secure,
                     httpOnly=True,
                     sameSite="lax",
