@@ -255,9 +255,9 @@ def digestAuthorization(
     uri: bytes,
     method: bytes = b"GET",
     algorithm: bytes = b"MD5",
+    nc: bytes = b"00000001",
+    cnonce: bytes = b"0a4f113b",
 ) -> bytes:
-    cnonce = b"0a4f113b"
-    nc = b"00000001"
     ha1 = calcHA1(
         algorithm.lower(),
         user,
@@ -335,8 +335,61 @@ async def test_digestStale() -> None:
     request, _ = await get(wrapper, [b"who"], authorization)
     assert request.code == 200
     now[0] += 1
-    request, _ = await get(wrapper, [b"who"], authorization)
+    second = digestAuthorization(
+        challenge, b"alice", b"wonderland", b"/who", nc=b"00000002"
+    )
+    request, _ = await get(wrapper, [b"who"], second)
     assert request.code == 401
+
+
+async def firstChallenge(wrapper: IResource) -> dict[bytes, bytes]:
+    request, _ = await get(wrapper, [b"who"])
+    [header] = request.responseHeaders.getRawHeaders(b"www-authenticate", [])
+    return parseChallenge(header)
+
+
+async def test_digestReplayRefused() -> None:
+    wrapper, _ = makeWrapper(factories=[DigestCredentialFactory(b"md5", b"r")])
+    challenge = await firstChallenge(wrapper)
+    first = digestAuthorization(challenge, b"alice", b"wonderland", b"/who")
+    request, _ = await get(wrapper, [b"who"], first)
+    assert request.code == 200
+    request, _ = await get(wrapper, [b"who"], first)
+    assert request.code == 401
+    for nc, cnonce in ((b"00000002", b"0a4f113b"), (b"00000001", b"other")):
+        next_ = digestAuthorization(
+            challenge, b"alice", b"wonderland", b"/who", nc=nc, cnonce=cnonce
+        )
+        request, _ = await get(wrapper, [b"who"], next_)
+        assert request.code == 200
+
+
+async def test_digestUsesPerNonceBoundary() -> None:
+    factory = DigestCredentialFactory(b"md5", b"r")
+    factory.maxUsesPerNonce = 3
+    wrapper, _ = makeWrapper(factories=[factory])
+    challenge = await firstChallenge(wrapper)
+    codes = []
+    for n in range(1, 5):
+        authorization = digestAuthorization(
+            challenge, b"alice", b"wonderland", b"/who", nc=b"%08x" % n
+        )
+        request, _ = await get(wrapper, [b"who"], authorization)
+        codes.append(request.code)
+    assert codes == [200, 200, 200, 401]
+
+
+async def test_digestNoncesRememberedBounded() -> None:
+    factory = DigestCredentialFactory(b"md5", b"r")
+    factory.maxNonces = 2
+    wrapper, _ = makeWrapper(factories=[factory])
+    challenges = [await firstChallenge(wrapper) for _ in range(3)]
+    for challenge in challenges:
+        authorization = digestAuthorization(challenge, b"alice", b"wonderland", b"/who")
+        request, _ = await get(wrapper, [b"who"], authorization)
+        assert request.code == 200
+    assert len(factory._seen) == 2
+    assert challenges[0][b"nonce"] not in factory._seen
 
 
 async def test_digestOtherClient() -> None:

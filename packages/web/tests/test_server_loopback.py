@@ -318,7 +318,14 @@ async def test_guardRequests(reactor: Any) -> None:
                 requests.get(base + "/digest/a", auth=HTTPDigestAuth("alice", "bad")),
             ]
 
+        def reuse() -> list[int]:
+            # One nonce for several requests: the client counts them (nc).
+            auth = HTTPDigestAuth("alice", "s3cret")
+            with requests.Session() as s:
+                return [s.get(base + "/sha/p", auth=auth).status_code for _ in range(4)]
+
         none, basic, wrongBasic, digest, wrongDigest = await inThread(client)
+        reused = await inThread(reuse)
     finally:
         await port.stopListening()
     assert none.status_code == 401
@@ -327,6 +334,7 @@ async def test_guardRequests(reactor: Any) -> None:
     assert wrongBasic.status_code == 401
     assert (digest.status_code, digest.content) == (200, b"hello alice at /a/b")
     assert wrongDigest.status_code == 401
+    assert reused == [200, 200, 200, 200]
 
 
 async def test_guardCurlDigest(reactor: Any) -> None:

@@ -113,8 +113,9 @@ class DigestCredentialFactory:
     HTTP Digest authentication (RFC 7616), built on
     ``torsion.cred.credentials.DigestCredentialFactory``: nonces are bound
     to the client's address and expire (``CHALLENGE_LIFETIME_SECS`` of the
-    core factory), the ``opaque`` value is authenticated, and the ``uri``
-    the client signed must be the request's.
+    core factory), the ``opaque`` value is authenticated, the ``uri`` the
+    client signed must be the request's, and a response is accepted only
+    once (each ``nc``/``cnonce`` pair once per nonce).
 
     The portal needs a checker for
     ``torsion.cred.credentials.IUsernameDigestHash`` or
@@ -123,6 +124,13 @@ class DigestCredentialFactory:
     """
 
     scheme = b"digest"
+
+    #: Nonces whose uses are remembered (to refuse replays); beyond this the
+    #: oldest are forgotten, and their clients must authenticate again.
+    maxNonces: int = 10_000
+
+    #: Requests allowed with one nonce before the client must get a new one.
+    maxUsesPerNonce: int = 1_000
 
     def __init__(
         self, algorithm: bytes | str, authenticationRealm: bytes | str
@@ -136,6 +144,7 @@ class DigestCredentialFactory:
         self.digest = _credentials.DigestCredentialFactory(
             _asBytes(algorithm), _asBytes(authenticationRealm)
         )
+        self._seen: dict[bytes, set[tuple[bytes, bytes]]] = {}
 
     def getChallenge(self, request: IRequest) -> dict[str, bytes | str]:
         """
@@ -157,7 +166,25 @@ class DigestCredentialFactory:
         uri = creds.fields.get(b"uri")
         if uri is not None and uri != request.uri:
             raise LoginFailed("Digest response was made for another URI")
+        self._checkReplay(creds.fields)
         return creds
+
+    def _checkReplay(self, fields: dict[bytes, bytes]) -> None:
+        # A captured Authorization header must not work a second time: each
+        # (nc, cnonce) may be used once per nonce.  Both tables are bounded;
+        # a client whose nonce was forgotten gets a 401 and a fresh nonce.
+        nonce = fields.get(b"nonce", b"")
+        use = (fields.get(b"nc", b""), fields.get(b"cnonce", b""))
+        seen = self._seen.get(nonce)
+        if seen is None:
+            while len(self._seen) >= self.maxNonces:
+                del self._seen[next(iter(self._seen))]
+            seen = self._seen[nonce] = set()
+        if use in seen:
+            raise LoginFailed("Digest response replayed")
+        if len(seen) >= self.maxUsesPerNonce:
+            raise LoginFailed("Digest nonce used too many times")
+        seen.add(use)
 
 
 def _quote(value: bytes) -> bytes:
