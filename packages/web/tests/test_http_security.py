@@ -309,3 +309,7 @@ def test_HTTP_19_bodyOverLimitNotBuffered() -> None:
     assert transport.value().startswith(b"HTTP/1.1 413 ")
     assert transport.disconnecting
     assert sum(contents) <= 1000
+
+
+def test_duplicateHostRefused() -> None:
+    assertRefused(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400)

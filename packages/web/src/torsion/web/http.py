@@ -1022,9 +1022,15 @@ class HTTPChannel(Protocol):
     @property
     def site(self) -> Any:
         """
-        The factory (a ``Site`` or ``HTTPFactory``) that built this channel.
+        The factory (a ``Site`` or ``HTTPFactory``) that built this channel,
+        unless another was set.
         """
-        return self.factory
+        site = self.__dict__.get("_site")
+        return site if site is not None else self.factory
+
+    @site.setter
+    def site(self, site: Any) -> None:
+        self.__dict__["_site"] = site
 
     # -- timers ------------------------------------------------------------
 
@@ -1196,6 +1202,10 @@ class HTTPChannel(Protocol):
             length = _parser.requestBodyLength(head, limits)
         else:
             length = 0
+        hosts = raw.get(b"host")
+        if hosts is not None and len(hosts) > 1:
+            # RFC 9112 section 3.2: which host would be served is ambiguous.
+            raise _parser.HTTPParseError(400, "more than one Host header field")
         persistent = version == (1, 1)
         connection = raw.get(b"connection")
         if connection is not None:
