@@ -134,14 +134,14 @@ def handshakeRequest(**overrides: Any) -> SwitchingRequest:
         b"sec-websocket-key": RFC_KEY,
         b"sec-websocket-version": b"13",
     }
-    for name, value in overrides.items():
+    for name, override in overrides.items():
         key = name.replace("_", "-").encode()
-        if value is None:
+        if override is None:
             headers.pop(key, None)
         else:
-            headers[key] = value
-    for name, value in headers.items():
-        request.requestHeaders.setRawHeaders(name, [value])
+            headers[key] = override
+    for headerName, value in headers.items():
+        request.requestHeaders.setRawHeaders(headerName, [value])
     return request
 
 
@@ -410,7 +410,7 @@ def serverConnection(
 ) -> tuple[WebSocketTransport, StringTransport, Clock, Recorder]:
     recorder = proto if proto is not None else Recorder()
     clock = Clock()
-    ws = WebSocketTransport(recorder, False, reactor=clock, **kwargs)  # type: ignore[arg-type]
+    ws = WebSocketTransport(recorder, False, reactor=clock, **kwargs)
     recorder.negotiationStarted(ws)
     tcp = StringTransport()
     ws.makeConnection(tcp)

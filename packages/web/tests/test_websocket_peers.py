@@ -140,6 +140,7 @@ async def test_websocketsClientAgainstTorsionServer(reactor: Any) -> None:
             max_size=None,
         ) as ws:
             out["subprotocol"] = ws.subprotocol
+            assert ws.response is not None
             out["extensions"] = ws.response.headers.get("Sec-WebSocket-Extensions")
             ws.send("héllo")
             out["text"] = ws.recv()
@@ -181,6 +182,7 @@ async def test_websocketsClientWithoutCompression(reactor: Any) -> None:
     def client() -> tuple[Any, str | bytes]:
         with connect(url, compression=None) as ws:
             ws.send("plain")
+            assert ws.response is not None
             return ws.response.headers.get("Sec-WebSocket-Extensions"), ws.recv()
 
     try:
@@ -273,7 +275,7 @@ async def test_originRefused(reactor: Any) -> None:
 
     def client(origin: str) -> int | str:
         try:
-            with connect(url, origin=origin) as ws:  # type: ignore[arg-type]
+            with connect(url, origin=origin) as ws:  # type: ignore[call-overload]
                 ws.send("x")
                 return str(ws.recv())
         except InvalidStatus as e:
@@ -512,6 +514,7 @@ async def test_torsionClientAgainstTorsionServer(reactor: Any) -> None:
     finally:
         await port.stopListening()
     assert isinstance(clientReason, WebSocketConnectionClosed)
+    assert isinstance(serverReason, WebSocketConnectionClosed)
     assert serverReason.code == 3001
 
 

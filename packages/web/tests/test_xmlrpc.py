@@ -71,7 +71,7 @@ class Calculator(XMLRPC):
 
     @withRequest
     def xmlrpc_peer(self, request: Any, suffix: str) -> str:
-        return request.getClientAddress().host + suffix
+        return str(request.getClientAddress().host) + suffix
 
     @withRequest
     def xmlrpc_credentials(self, request: Any) -> list[str]:
