@@ -1153,3 +1153,43 @@ def test_idleTimeout_bodyNeverSent() -> None:
     peer.clock.advance(31)
     assert peer.transport.disconnecting
     assert len(peer.factory.requests[0].lost) == 1
+
+
+def test_responseFieldsNormalised() -> None:
+    """
+    Response fields that mean nothing in HTTP/2 are dropped, names are
+    lower-cased and values trimmed, so the client accepts the response.
+    """
+
+    def respond(request: FakeRequest) -> None:
+        request.channel.writeHeaders(
+            b"HTTP/1.1",
+            200,
+            b"OK",
+            [
+                (b"X-Mixed-Case", b"  padded  "),
+                (b"TE", b"gzip"),
+                (b"Keep-Alive", b"timeout=5"),
+                (b"Transfer-Encoding", b"chunked"),
+                (b"Upgrade", b"h2c"),
+                (b"Set-Cookie", b"a=1"),
+                (b"Set-Cookie", b"b=2"),
+            ],
+        )
+        request.finish()
+
+    peer = Peer(FakeFactory(respond))
+    sid = peer.request()
+    peer.pump()
+    fields = [
+        (name, value)
+        for e in peer.events
+        if isinstance(e, h2.events.ResponseReceived)
+        for name, value in e.headers or []
+    ]
+    assert fields[0] == (b":status", b"200")
+    assert (b"x-mixed-case", b"padded") in fields
+    assert [v for n, v in fields if n == b"set-cookie"] == [b"a=1", b"b=2"]
+    names = {n for n, _ in fields}
+    assert not names & {b"te", b"keep-alive", b"transfer-encoding", b"upgrade"}
+    assert peer.response(sid)[2]

@@ -77,6 +77,7 @@ _CONNECTION_FIELDS = frozenset(
         b"connection",
         b"keep-alive",
         b"proxy-connection",
+        b"te",
         b"transfer-encoding",
         b"upgrade",
     ]
@@ -556,6 +557,11 @@ class H2Connection(Protocol):
             header_encoding=None,
             validate_inbound_headers=True,
             normalize_inbound_headers=True,
+            # Response fields come from a ``Headers`` (no CR, LF or NUL;
+            # token names), are lower-cased here and normalised by h2
+            # (whitespace, connection-specific fields); h2's re-validation
+            # of them would only cost time on every response.
+            validate_outbound_headers=False,
         )
         self._h2 = h2.connection.H2Connection(config=config)
         settings = _EnforcedSettings(
@@ -657,7 +663,7 @@ class H2Connection(Protocol):
             lower = name.lower()
             if lower == b"host":
                 host = value
-            if lower in _CONNECTION_FIELDS or lower in (b"http2-settings", b"te"):
+            if lower in _CONNECTION_FIELDS or lower == b"http2-settings":
                 continue
             headers.append((lower, value))
         if host:
