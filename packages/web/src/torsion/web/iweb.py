@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from zope.interface import Attribute, Interface
 
+from torsion.cred.credentials import IUsernameDigestHash
 from torsion.internet.interfaces import IConsumer, IPushProducer
 
 __all__ = [
@@ -241,17 +242,6 @@ class ICredentialFactory(Interface):
         """
         :return: credentials for ``torsion.cred``.
         :raises torsion.cred.error.LoginFailed: for a malformed response.
-        """
-
-
-class IUsernameDigestHash(Interface):
-    """
-    Credentials that can be checked against a stored HTTP Digest ``HA1``.
-    """
-
-    def checkHash(digestHash: bytes) -> bool:
-        """
-        :return: whether the response matches ``digestHash``.
         """
 
 
