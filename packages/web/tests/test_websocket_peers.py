@@ -717,3 +717,34 @@ async def test_producerPausedWhileClientDoesNotRead(reactor: Any) -> None:
     # Paused long before everything was produced: output stayed bounded.
     assert pausedAt < total // 2
     assert "resumed" in events[2:]
+
+
+async def test_torsionOverTLSBothSides(reactor: Any) -> None:
+    """
+    ``wss://`` from torsion's client to a torsion ``Site`` listening with
+    TLS: the switch works the same over a TLS transport.
+    """
+    from torsion.internet._sslverify import (
+        generateSelfSigned,
+        optionsForClientTLS,
+        trustRootFromCertificates,
+    )
+
+    cert = generateSelfSigned(["localhost"])
+    site, factory = makeSite()
+    port = reactor.listenSSL(0, site, cert.options(), interface="127.0.0.1")
+    try:
+        options = optionsForClientTLS(
+            "localhost", trustRoot=trustRootFromCertificates([cert])
+        )
+        proto = await connectTo(
+            reactor, f"wss://localhost:{port.getHost().port}/echo", tlsOptions=options
+        )
+        assert proto.transport is not None
+        proto.transport.sendBytesMessage(b"over tls" * 1000)
+        assert await proto.waitMessages(1) == [b"over tls" * 1000]
+        proto.transport.loseConnection()
+        await proto.lost
+        await factory.built[0].lost
+    finally:
+        await port.stopListening()
