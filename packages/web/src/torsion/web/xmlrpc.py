@@ -404,20 +404,23 @@ class _BoundedBody(Protocol):
             return
         self._parts.append(data)
 
-    def connectionLost(self, reason: Failure = Failure(Exception())) -> None:  # noqa: B008
+    def connectionLost(self, reason: Failure | None = None) -> None:
         if self._finished.called:
             return
-        from torsion.internet.error import ConnectionDone
+        from torsion.web.client import PotentialDataLoss, ResponseDone
 
-        # A response ends with ResponseDone (or a ConnectionDone-like
-        # reason for bodies delimited by the connection's end).
-        name = type(reason.value).__name__
-        if name in ("ResponseDone", "PotentialDataLoss") or isinstance(
-            reason.value, ConnectionDone
-        ):
+        # ResponseDone: the whole body arrived.  PotentialDataLoss: a body
+        # delimited by the connection's end, which is all there is.
+        if reason is not None and reason.check(ResponseDone, PotentialDataLoss):
             self._finished.callback(b"".join(self._parts))
         else:
-            self._finished.errback(reason)
+            self._finished.errback(
+                reason
+                if reason is not None
+                else Failure(
+                    ConnectionError("XML-RPC response body ended without a reason")
+                )
+            )
 
 
 class Proxy:
