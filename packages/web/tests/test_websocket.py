@@ -628,24 +628,59 @@ class Producer:
         pass
 
 
-def test_attachProducer() -> None:
+class RecordingProducer(Producer):
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def pauseProducing(self) -> None:
+        self.calls.append("pause")
+
+    def resumeProducing(self) -> None:
+        self.calls.append("resume")
+
+    def stopProducing(self) -> None:
+        self.calls.append("stop")
+
+
+def test_outputFlowControl() -> None:
+    """
+    The connection's producer callbacks reach the attached producer and
+    pause reading from the peer while the send buffer is full.
+    """
     ws, tcp, _clock, _proto = serverConnection()
-    producer = Producer()
+    flow = tcp.producer
+    assert flow is not None and tcp.streaming is True
+    assert verifyObject(IPushProducer, flow)
+    producer = RecordingProducer()
     ws.attachProducer(producer)
-    assert tcp.producer is producer and tcp.streaming is True
+    with pytest.raises(RuntimeError):
+        ws.attachProducer(RecordingProducer())
+    flow.pauseProducing()
+    assert producer.calls == ["pause"]
+    assert tcp.producerState == "paused"
+    flow.resumeProducing()
+    assert producer.calls == ["pause", "resume"]
+    assert tcp.producerState == "producing"
     ws.detachProducer()
-    assert tcp.producer is None
+    flow.pauseProducing()
+    assert producer.calls == ["pause", "resume"]
+    late = RecordingProducer()
+    ws.attachProducer(late)
+    # Attached while the output is paused: paused at once.
+    assert late.calls == ["pause"]
+    flow.stopProducing()
+    assert late.calls == ["pause", "stop"]
 
 
 def test_attachProducerBeforeOpen() -> None:
     ws = WebSocketTransport(Recorder(), False, reactor=Clock())
-    producer = Producer()
-    ws.attachProducer(producer)
-    ws.detachProducer()
+    producer = RecordingProducer()
     ws.attachProducer(producer)
     tcp = StringTransport()
     ws.makeConnection(tcp)
-    assert tcp.producer is producer
+    assert tcp.producer is not None
+    tcp.producer.pauseProducing()
+    assert producer.calls == ["pause"]
 
 
 def test_addresses() -> None:

@@ -298,6 +298,29 @@ class WebSocketClientFactory:
 
 
 _OPEN, _CLOSING, _CLOSED = "open", "closing", "closed"
+
+
+@implementer(IPushProducer)
+class _OutputFlow:
+    """
+    Registered with the underlying connection on behalf of a
+    ``WebSocketTransport`` (whose own public methods stay those a
+    WebSocket user needs).
+    """
+
+    def __init__(self, ws: WebSocketTransport) -> None:
+        self._ws = ws
+
+    def pauseProducing(self) -> None:
+        self._ws._pauseOutput()
+
+    def resumeProducing(self) -> None:
+        self._ws._resumeOutput()
+
+    def stopProducing(self) -> None:
+        self._ws._stopOutput()
+
+
 _DONE = Failure(ConnectionDone())
 
 
@@ -353,7 +376,8 @@ class WebSocketTransport(Protocol):
         self._opened = False
         self._pending: list[bytes] = []
         self._batch: list[bytes] | None = None
-        self._earlyProducer: IPushProducer | None = None
+        self._userProducer: IPushProducer | None = None
+        self._outputPaused = False
         self._closeSent: int | None = None
         self._failure: WebSocketProtocolError | None = None
         self._closeTimer: IDelayedCall | None = None
@@ -434,22 +458,44 @@ class WebSocketTransport(Protocol):
         connection's send buffer is full and resumed when it drains.
 
         :param producer: an ``IPushProducer`` (it sends messages through
-            this transport).  Attached before the connection is open, it is
-            registered when it opens.
+            this transport).
+        :raises RuntimeError: if a producer is already attached.
         """
-        if self._opened:
-            self.transport.registerProducer(producer, True)
-        else:
-            self._earlyProducer = producer
+        if self._userProducer is not None:
+            raise RuntimeError(
+                f"cannot attach {producer!r}: {self._userProducer!r} is attached"
+            )
+        self._userProducer = producer
+        if self._outputPaused:
+            producer.pauseProducing()
 
     def detachProducer(self) -> None:
         """
-        Unregister the producer registered with ``attachProducer``.
+        Detach the producer attached with ``attachProducer``.
         """
-        if self._opened:
-            self.transport.unregisterProducer()
-        else:
-            self._earlyProducer = None
+        self._userProducer = None
+
+    # Flow control: the underlying connection pauses us when its send
+    # buffer is full.  Reading from the peer stops then too, so a peer that
+    # sends (pings, messages to echo) without reading what we answer is
+    # slowed down by TCP instead of filling our memory.
+
+    def _pauseOutput(self) -> None:
+        self._outputPaused = True
+        self.transport.pauseProducing()
+        if self._userProducer is not None:
+            self._userProducer.pauseProducing()
+
+    def _resumeOutput(self) -> None:
+        self._outputPaused = False
+        self.transport.resumeProducing()
+        if self._userProducer is not None:
+            self._userProducer.resumeProducing()
+
+    def _stopOutput(self) -> None:
+        producer, self._userProducer = self._userProducer, None
+        if producer is not None:
+            producer.stopProducing()
 
     def getPeer(self) -> IAddress:
         """
@@ -476,9 +522,7 @@ class WebSocketTransport(Protocol):
         if self._pending:
             pending, self._pending = self._pending, []
             self.transport.writeSequence(pending)
-        if self._earlyProducer is not None:
-            producer, self._earlyProducer = self._earlyProducer, None
-            self.transport.registerProducer(producer, True)
+        self.transport.registerProducer(_OutputFlow(self), True)
         if self._state is _OPEN:
             self._scheduleKeepalive()
         self._protocol.negotiationFinished()
