@@ -475,16 +475,16 @@ async def test_backPressure(reactor: Any) -> None:
     pausedWhenAsked: list[bool] = []
     firstWrite: Deferred[None] = Deferred()
     request = makeRequest()
-    original = request.write
+    original = request.registerProducer
 
-    def write(data: bytes) -> None:
-        original(data)
-        if len(request.written) == 1:
-            # The client's buffer is full after the first chunk.
-            request.producer.pauseProducing()
-            reactor.callLater(0, firstWrite.callback, None)
+    def registerProducer(producer: Any, streaming: bool) -> None:
+        original(producer, streaming)
+        # The client's buffer is full after the first chunk: a transport
+        # pauses a producer registered while its buffer is full.
+        producer.pauseProducing()
+        reactor.callLater(0, firstWrite.callback, None)
 
-    request.write = write  # type: ignore[method-assign]
+    request.registerProducer = registerProducer  # type: ignore[method-assign]
 
     def app(environ: dict[str, Any], startResponse: Any) -> Iterator[bytes]:
         startResponse("200 OK", [])
@@ -515,14 +515,14 @@ async def test_clientGoneWhilePaused(reactor: Any) -> None:
     closed: Deferred[None] = Deferred()
     produced: list[int] = []
     request = makeRequest()
-    original = request.write
+    original = request.registerProducer
 
-    def write(data: bytes) -> None:
-        original(data)
-        request.producer.pauseProducing()
+    def registerProducer(producer: Any, streaming: bool) -> None:
+        original(producer, streaming)
+        producer.pauseProducing()
         reactor.callLater(0, request.loseConnection)
 
-    request.write = write  # type: ignore[method-assign]
+    request.registerProducer = registerProducer  # type: ignore[method-assign]
 
     class Body:
         def __iter__(self) -> Iterator[bytes]:

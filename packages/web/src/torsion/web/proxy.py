@@ -202,6 +202,7 @@ class ProxyClient(Protocol):
     """
 
     _finished = False
+    _registered = False
     _timeoutCall: Any = None
 
     def __init__(
@@ -322,10 +323,6 @@ class ProxyClient(Protocol):
                 if length == 0:
                     self._complete()
                     return
-                # While the client is not reading, do not read from the
-                # upstream either.  (Registering sends the client the head,
-                # so it waits until the head is complete.)
-                self.father.registerProducer(self.transport, True)
                 continue
             piece, _ = self._decoder.feed(data)
             data = b""
@@ -333,6 +330,13 @@ class ProxyClient(Protocol):
                 self.handleResponsePart(piece)
             if self._decoder.done:
                 self._complete()
+            elif piece and not self._registered and not self._finished:
+                # While the client is not reading, do not read from the
+                # upstream either.  Registering after the first piece keeps
+                # the head and the start of the body in one segment
+                # (registering sends a pending head at once, alone).
+                self._registered = True
+                self.father.registerProducer(self.transport, True)
 
     def _relayHead(self, head: _parser.ResponseHead) -> None:
         self.handleStatus(

@@ -434,7 +434,7 @@ class _WSGIResponse:
 
     # -- the reactor thread ------------------------------------------------
 
-    def _inReactorSendHead(self, streaming: bool) -> None:
+    def _inReactorSendHead(self) -> None:
         assert self.status is not None
         self.headersSent = True
         code, reason = self.status
@@ -442,20 +442,23 @@ class _WSGIResponse:
         request.setResponseCode(code, reason)
         for name, value in self.headers:
             request.responseHeaders.addRawHeader(name, value)
-        if streaming:
-            # From now on the client's pace decides when the application
-            # may write again.  (Registering may send the head at once, so
-            # it waits until the head is known.)
-            request.registerProducer(self, True)
-            self.registered = True
 
     def _inReactorWrite(self, data: bytes) -> Deferred[None] | None:
         if self.stopped:
             raise _ClientGone("the client went away")
-        if not self.headersSent:
-            self._inReactorSendHead(True)
+        first = not self.headersSent
+        if first:
+            self._inReactorSendHead()
         if data:
             self.request.write(data)
+        if first and not self.stopped:
+            # From now on the client's pace decides when the application
+            # may write again.  Registering only after the first write keeps
+            # the head and the first chunk in one segment (registering
+            # first would send the head alone, and Nagle's algorithm would
+            # then hold the body back until the client's delayed ACK).
+            self.request.registerProducer(self, True)
+            self.registered = True
         if self.paused and not self.stopped:
             self._resumed = Deferred()
             return self._resumed
@@ -465,7 +468,7 @@ class _WSGIResponse:
         if self.stopped:
             return
         if not self.headersSent:
-            self._inReactorSendHead(False)
+            self._inReactorSendHead()
         self.stopped = True
         self._unregister()
         self.request.finish()
