@@ -368,3 +368,21 @@ def test_idleTimeoutFromFactory() -> None:
     assert link.transport.disconnecting
     link.channel.connectionLost(Failure(ConnectionLost("closed")))
     assert clock.getDelayedCalls() == []
+
+
+def test_priorKnowledgeThroughChannel() -> None:
+    """
+    A cleartext connection opening with the HTTP/2 preface (even one byte
+    at a time) is handed to ``H2Connection``.
+    """
+    link = Link(Factory(), StringTransport())
+    link.client.initiate_connection()
+    first = link.client.data_to_send()
+    for i in range(len(first)):
+        link.channel.dataReceived(first[i : i + 1])
+    assert isinstance(link.channel._switchedTo, H2Connection)
+    link.events.extend(link.client.receive_data(link.transport.value()))
+    link.transport.clear()
+    sid = link.get(b"/pk")
+    link.pump()
+    assert link.response(sid)[1] == b"GET /pk HTTP/2 secure=0 args="
