@@ -6,7 +6,6 @@ ALPN over TLS) and h2load.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
