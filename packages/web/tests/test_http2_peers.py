@@ -307,3 +307,39 @@ async def test_site_staticFileOverH2(
     assert whole.stdout == b"2 200"
     assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(data).digest()
     assert part.stdout == data[100:200]
+
+
+async def test_site_chromiumALPN(
+    reactor: Any, pki: tuple[Any, str], tmp_path: Path
+) -> None:
+    """
+    Headless Chromium negotiates h2 with a ``Site`` over TLS and renders
+    the page it was served over HTTP/2.
+    """
+    chromium = requireCommand("chromium")
+    site = server.Site(Proto())
+    port = reactor.listenSSL(0, site, tlsOptions(pki), interface="127.0.0.1")
+    try:
+        url = f"https://127.0.0.1:{port.getHost().port}/browser"
+        result = await runPeer(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                # The test CA is not in Chromium's store; the TLS handshake
+                # and ALPN still happen as usual.
+                "--ignore-certificate-errors",
+                "--dump-dom",
+                url,
+            ],
+            timeout=60,
+        )
+    finally:
+        await port.stopListening()
+    assert b"HTTP/2 /browser secure" in result.stdout, result.stderr[-2000:]
