@@ -593,6 +593,7 @@ class H2Connection(Protocol):
         self._terminated = False
         self._connectionLost = False
         self._idleCall: IDelayedCall | None = None
+        self._lastActivity = 0.0
         self._abortCall: IDelayedCall | None = None
         self._started = False
 
@@ -1113,13 +1114,22 @@ class H2Connection(Protocol):
         timeout = self._idleTimeout()
         if timeout is None or self._terminated or self._connectionLost:
             return
-        if self._idleCall is not None and self._idleCall.active():
-            self._idleCall.reset(timeout)
-        else:
+        # Activity only moves a timestamp; the timer, when it fires, works
+        # out whether the connection really stayed idle (no timer
+        # rescheduling on every frame).
+        self._lastActivity = self._reactor.seconds()
+        if self._idleCall is None or not self._idleCall.active():
             self._idleCall = self._reactor.callLater(timeout, self._idle)
 
     def _idle(self) -> None:
         self._idleCall = None
+        timeout = self._idleTimeout()
+        if timeout is None or self._terminated:
+            return
+        remaining = self._lastActivity + timeout - self._reactor.seconds()
+        if remaining > 0:
+            self._idleCall = self._reactor.callLater(remaining, self._idle)
+            return
         if any(
             stream._dispatched and not stream._outbound and not stream._done
             for stream in self._streams.values()
