@@ -601,3 +601,43 @@ def test_hopByHopList() -> None:
     for name in (b"connection", b"keep-alive", b"te", b"trailer", b"upgrade"):
         assert name in HOP_BY_HOP_HEADERS
     assert b"transfer-encoding" in HOP_BY_HOP_HEADERS
+
+
+@pytest.mark.parametrize("extra, rejected", [(0, False), (1, True)])
+def test_HTTP_20_headLimitBoundary(extra: int, rejected: bool) -> None:
+    """
+    The factory's ``limits`` bound the upstream's response head: a head of
+    exactly ``maxHeadSize`` bytes is relayed, one byte more is a 502.
+    """
+    reactor = MemoryReactorClock()
+    request = makeRequest()
+    factory = renderThrough(
+        ReverseProxyResource("h", 1, b"", reactor), request, reactor
+    )
+    factory.limits = _parser.ParserLimits(maxHeadSize=200)
+    protocol, transport, _, _ = connect(factory)
+    start = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Pad: "
+    padding = 200 - len(start) - len(b"\r\n\r\n") + extra
+    protocol.dataReceived(start + b"p" * padding + b"\r\n\r\n")
+    if rejected:
+        assertBadGateway(request)
+        assert transport.aborted
+    else:
+        assert request.code == 200
+        assert request.responseHeaders.getRawHeaders(b"x-pad") == [b"p" * padding]
+        assert request.finished == 1
+
+
+def test_proxyRequestInterfaces() -> None:
+    """
+    ``ProxyRequest`` is an ``IConsumer`` like every ``http.Request``;
+    ``Proxy`` a protocol and a push producer.
+    """
+    from torsion.internet.interfaces import IConsumer, IProtocol
+    from torsion.web.proxy import Proxy, ProxyRequest
+
+    channel = Proxy()
+    assert verifyObject(IPushProducer, channel)
+    assert verifyObject(IProtocol, channel)
+    request = ProxyRequest(channel, reactor=MemoryReactorClock())
+    assert verifyObject(IConsumer, request)

@@ -238,3 +238,35 @@ def test_makeServiceListeners(tmp_path: Path) -> None:
     assert "Serving http://127.0.0.1:" in out.getvalue()
     web.stopService()
     assert not os.path.exists(certificate)
+
+
+def test_sslListenOffersHTTP2(tmp_path: Path) -> None:
+    """
+    ``--listen ssl:...`` endpoints offer ``h2`` and ``http/1.1`` through
+    ALPN when HTTP/2 support is installed, as ``--https`` does; the service
+    is an ``IService``.
+    """
+    from torsion.application.service import IService
+    from torsion.internet import ssl
+
+    pem = tmp_path / "server.pem"
+    pem.write_bytes(ssl.generateSelfSigned(("localhost",)).dumpPEM())
+    reactor = MemoryReactorClock()
+    options = parse(
+        "--path",
+        str(tmp_path),
+        "--listen",
+        f"ssl:0:privateKey={pem}",
+        "--https",
+        str(pem),
+        "--https-port",
+        "0",
+    )
+    web = tap.makeService(options, reactor=reactor, out=io.StringIO())
+    assert verifyObject(IService, web)
+    assert [listener.scheme for listener in web.listeners] == ["https", "https"]
+    web.startService()
+    assert len(reactor.sslServers) == 2
+    for _, _, contextFactory, _, _ in reactor.sslServers:
+        assert contextFactory.acceptableProtocols == [b"h2", b"http/1.1"]
+    web.stopService()
