@@ -245,16 +245,24 @@ async def test_environHTTPS(reactor: Any) -> None:
     assert environs[0]["SERVER_PORT"] == "443"
 
 
-async def test_underscoreHeadersDropped(reactor: Any) -> None:
+async def test_HTTP_18_underscoreAndProxyHeadersDropped(reactor: Any) -> None:
     """
     A header whose name has ``_`` is not passed on: it would otherwise be
     indistinguishable from (and could forge) the same name spelt with
-    ``-``.
+    ``-``; nor is ``Proxy`` (httpoxy: ``HTTP_PROXY`` must never come from
+    a request).
     """
     environs: list[dict[str, Any]] = []
-    request = makeRequest(headers={b"x_forwarded_for": [b"6.6.6.6"], b"x-real": [b"1"]})
+    request = makeRequest(
+        headers={
+            b"x_forwarded_for": [b"6.6.6.6"],
+            b"x-real": [b"1"],
+            b"proxy": [b"evil.example:8080"],
+        }
+    )
     await render(reactor, captureEnviron(environs), request)
     assert "HTTP_X_FORWARDED_FOR" not in environs[0]
+    assert "HTTP_PROXY" not in environs[0]
     assert environs[0]["HTTP_X_REAL"] == "1"
 
 

@@ -29,7 +29,10 @@ slows the application down instead of filling memory.
 
 Request header names containing ``_`` are not passed to the application:
 ``X_Forwarded_For`` and ``X-Forwarded-For`` would otherwise both become
-``HTTP_X_FORWARDED_FOR`` and a client could forge one with the other.
+``HTTP_X_FORWARDED_FOR`` and a client could forge one with the other.  Nor
+is a ``Proxy`` header: as ``HTTP_PROXY`` it would look like the proxy
+setting of the environment to code that copies the environ into
+``os.environ`` ("httpoxy", CVE-2016-1000111).
 """
 
 from __future__ import annotations
@@ -277,7 +280,7 @@ class _WSGIResponse:
             environ["HTTPS"] = "on"
         for name, values in request.requestHeaders.getAllRawHeaders():
             key = name.decode("ascii").upper()
-            if "_" in key:
+            if "_" in key or key == "PROXY":
                 continue
             joined = _latin1(b",".join(values))
             if key == "CONTENT-TYPE":
