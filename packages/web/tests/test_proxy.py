@@ -440,6 +440,45 @@ def test_HTTP_20_malformedResponse(response: bytes, how: str) -> None:
     assert transport.aborted
 
 
+@pytest.mark.parametrize(
+    "response",
+    [
+        b"HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+    ],
+)
+def test_HTTP_20_malformedResponseSplit(response: bytes) -> None:
+    """
+    Split in two at every position, a malformed response head gives the
+    same 502.
+    """
+    for i in range(len(response) + 1):
+        request, protocol, transport, _ = proxied()
+        protocol.dataReceived(response[:i])
+        protocol.dataReceived(response[i:])
+        assertBadGateway(request)
+        assert transport.aborted
+
+
+def test_responseSplitEverywhere() -> None:
+    """
+    Split in two at every position, a valid chunked response is relayed
+    the same.
+    """
+    response = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n"
+        b"3\r\nabc\r\n0\r\n\r\n"
+    )
+    for i in range(len(response) + 1):
+        request, protocol, _, _ = proxied()
+        protocol.dataReceived(response[:i])
+        protocol.dataReceived(response[i:])
+        assert request.code == 200
+        assert request.responseHeaders.getRawHeaders(b"x-a") == [b"1"]
+        assert b"".join(request.written) == b"abc"
+        assert request.finished == 1
+
+
 def test_HTTP_20_endlessHead() -> None:
     """
     An upstream head that never ends is cut off at the head limit: 502, and
