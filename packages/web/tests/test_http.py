@@ -495,6 +495,29 @@ def test_badForms(ctype: bytes, body: bytes) -> None:
     assert head.status == 400
 
 
+def test_queryBytes() -> None:
+    """
+    Query strings are bytes: raw UTF-8 and escapes of any byte are kept.
+    """
+    assert http.parseQueryString(b"q=\xc3\xa9&r=%ff&a+b=c+d&&e&f=&a+b=2") == {
+        b"q": [b"\xc3\xa9"],
+        b"r": [b"\xff"],
+        b"a b": [b"c d", b"2"],
+        b"e": [b""],
+        b"f": [b""],
+    }
+    seen: list[http.Request] = []
+
+    class Record(http.Request):
+        def process(self) -> None:
+            seen.append(self)
+            self.finish()
+
+    channel, _transport, _ = makeChannel(Record)
+    channel.dataReceived(b"GET /?q=\xc3\xa9 HTTP/1.1\r\n\r\n")
+    assert seen[0].args == {b"q": ["\u00e9".encode()]}
+
+
 def test_queryFieldLimitBoundary() -> None:
     channel, transport, _ = makeChannel(maxFormFields=3)
     channel.dataReceived(b"GET /?a=1&b=2&c=3 HTTP/1.1\r\n\r\n")

@@ -332,17 +332,42 @@ def parseQueryString(
 ) -> dict[bytes, list[bytes]]:
     """
     Parse ``application/x-www-form-urlencoded`` data, keeping blank values.
+    Fields are separated by ``&``; ``+`` means a space; percent-escapes are
+    decoded to bytes (any bytes: no text decoding happens).
 
     :param qs: the query string or form body.
     :param maxFields: the most fields accepted, or ``None`` for no limit.
     :return: a mapping of each name to its values, all ``bytes``.
     :raises ValueError: when there are more than ``maxFields`` fields.
     """
+    result: dict[bytes, list[bytes]] = {}
     if not qs:
-        return {}
-    result: dict[bytes, list[bytes]] = urllib.parse.parse_qs(
-        qs, keep_blank_values=True, max_num_fields=maxFields
-    )
+        return result
+    pieces = qs.split(b"&")
+    if (
+        maxFields is not None
+        and len(pieces) > maxFields
+        and sum(1 for piece in pieces if piece) > maxFields
+    ):
+        raise ValueError(f"more than {maxFields} form fields")
+    unquote = urllib.parse.unquote_to_bytes
+    for piece in pieces:
+        if not piece:
+            continue
+        name, _, value = piece.partition(b"=")
+        if b"+" in name:
+            name = name.replace(b"+", b" ")
+        if b"+" in value:
+            value = value.replace(b"+", b" ")
+        if b"%" in name:
+            name = unquote(name)
+        if b"%" in value:
+            value = unquote(value)
+        values = result.get(name)
+        if values is None:
+            result[name] = [value]
+        else:
+            values.append(value)
     return result
 
 
