@@ -117,9 +117,11 @@ class FlaskTests(TestCase):
         URL-encoded and multipart forms reach Flask.
         """
         response = await self.fetch(
-            "POST", "/app/form", data={"name": "torsion web", "n": "1"}
+            "POST", "/app/form", data={"name": "caf\u00e9 torsion", "n": "1"}
         )
-        self.assertEqual(response.json()["fields"], {"name": "torsion web", "n": "1"})
+        self.assertEqual(
+            response.json()["fields"], {"name": "caf\u00e9 torsion", "n": "1"}
+        )
         response = await self.fetch(
             "POST",
             "/app/form",
