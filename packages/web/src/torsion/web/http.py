@@ -72,6 +72,7 @@ import io
 import tempfile
 import time
 from collections.abc import Callable
+from time import time as _time
 from typing import IO, Any, Final
 
 from zope.interface import Attribute, Interface, implementer, provider
@@ -127,6 +128,7 @@ _accessLog = Logger(namespace="torsion.web.access")
 _log = Logger(namespace="torsion.web.http")
 
 _canonicalNames: dict[bytes, bytes] = {}
+_newHeaders = object.__new__
 _statusLines: dict[tuple[int, bytes], bytes] = {}
 # Header names (as given) already validated as tokens -> lower-case form.
 _validNames: dict[bytes, bytes] = {}
@@ -147,6 +149,7 @@ class _DateCache:
     """
 
     second = -1
+    nextSecond = 0.0
     httpDate = b""
     logDate = ""
 
@@ -154,6 +157,7 @@ class _DateCache:
         second = int(now)
         if second != self.second:
             self.second = second
+            self.nextSecond = second + 1.0
             self.httpDate = datetimeToString(second)
             self.logDate = datetimeToLogString(second)
 
@@ -717,7 +721,11 @@ class Request:
         if code < 200 or code in _BODYLESS_CODES:
             self._bodyless = True
         if b"date" not in raw:
-            raw[b"date"] = [_currentDate()]
+            dates = _dates
+            now = _time()
+            if now >= dates.nextSecond:
+                dates.update(now)
+            raw[b"date"] = [dates.httpDate]
         if b"server" not in raw:
             raw[b"server"] = [SERVER_VERSION]
         if (
@@ -790,7 +798,8 @@ class Request:
             self._sendHead(True)
         self.finished = True
         self.channel.requestDone(self)
-        self._notify(None)
+        if self.notifications:
+            self._notify(None)
 
     def _notify(self, reason: Failure | None) -> None:
         notifications = self.notifications
@@ -1196,8 +1205,15 @@ class HTTPChannel(Protocol):
     def _headReceived(self, head: _parser.RequestHead) -> None:
         limits = self._limits
         version = head.version
-        headers = Headers._fromParsed(head.fields)
-        raw = headers._raw
+        raw: dict[bytes, list[bytes]] = {}
+        for name, value in head.fields:
+            values = raw.get(name)
+            if values is None:
+                raw[name] = [value]
+            else:
+                values.append(value)
+        headers = _newHeaders(Headers)
+        headers._raw = raw
         if b"content-length" in raw or b"transfer-encoding" in raw:
             length = _parser.requestBodyLength(head, limits)
         else:
@@ -1430,7 +1446,8 @@ class HTTPChannel(Protocol):
             self._closeConnection()
             return
         self._state = _HEAD
-        self._takeWaiting()
+        if self._waiting or self._waitingHeads:
+            self._takeWaiting()
         self._setDeadline(1, self.timeOut)
         if self._paused:
             self._paused = False
