@@ -972,9 +972,10 @@ def test_producers() -> None:
     [held] = EchoRequest.held
     producer = Producer()
     held.registerProducer(producer, True)
-    assert transport.producer is not None
+    watched: Any = transport.producer
+    assert watched is not None
     assert transport.streaming
-    transport.producer.pauseProducing()
+    watched.pauseProducing()
     assert producer.paused == 1
     assert transport.value().startswith(b"HTTP/1.1 200 OK\r\n")
     with pytest.raises(ValueError):
@@ -1015,7 +1016,7 @@ def test_sendTimeout() -> None:
     channel.dataReceived(b"GET /hold HTTP/1.1\r\n\r\n")
     [held] = EchoRequest.held
     held.registerProducer(Producer(), True)
-    proxy = transport.producer
+    proxy: Any = transport.producer
     assert proxy is not None
     proxy.pauseProducing()
     clock.advance(29)
@@ -1043,8 +1044,9 @@ def test_sendTimeoutCancelled() -> None:
     channel.dataReceived(b"GET /hold HTTP/1.1\r\n\r\n")
     [held] = EchoRequest.held
     held.registerProducer(Producer(), True)
-    assert transport.producer is not None
-    transport.producer.pauseProducing()
+    watched: Any = transport.producer
+    assert watched is not None
+    watched.pauseProducing()
     held.unregisterProducer()
     held.finish()
     clock.advance(100)
