@@ -268,6 +268,20 @@ def test_maxRequestsPerConnection() -> None:
     assert transport.disconnecting
 
 
+def test_maxConnectionLifetime() -> None:
+    channel, transport, clock = makeChannel(maxConnectionLifetime=100, timeout=None)
+    channel.dataReceived(GET)
+    clock.advance(99)
+    channel.dataReceived(GET)
+    assert not transport.disconnecting
+    clock.advance(1)
+    channel.dataReceived(GET)
+    responses = readResponses(transport.value())
+    assert len(responses) == 3
+    assert header(responses[2][0], b"connection") == b"close"
+    assert transport.disconnecting
+
+
 def test_headRequest() -> None:
     class Sized(http.Request):
         def process(self) -> None:

@@ -45,11 +45,11 @@ attributes of the same names): ``maxRequestLineLength`` (8 KiB, 414),
 ``maxHeaderSize`` (whole head, 16 KiB, 431), ``maxHeaderFieldSize`` (8 KiB,
 431), ``maxHeaders`` (500, 431), ``maxRequestBody`` (1 MiB, 413; ``None``
 for no limit), ``maxPipelinedRequests`` (16), ``maxRequestsPerConnection``
-(1000), ``maxFormFields`` (1000, 400), and the timers ``timeout`` (idle
-keep-alive, 75 s), ``headerTimeout`` (the whole head, 60 s),
-``bodyTimeout`` (idle while reading a body, 60 s), ``sendTimeout`` (a
-response producer paused because the client stopped reading, 60 s) and
-``abortTimeout`` (15 s after a close stalls).
+(1000), ``maxConnectionLifetime`` (1 h), ``maxFormFields`` (1000, 400),
+and the timers ``timeout`` (idle keep-alive, 75 s), ``headerTimeout`` (the
+whole head, 60 s), ``bodyTimeout`` (idle while reading a body, 60 s),
+``sendTimeout`` (a response producer paused because the client stopped
+reading, 60 s) and ``abortTimeout`` (15 s after a close stalls).
 
 Switching protocols
 -------------------
@@ -960,6 +960,7 @@ class HTTPChannel(Protocol):
     maxRequestBody: int | None = 1024 * 1024
     maxPipelinedRequests: int = 16
     maxRequestsPerConnection: int = 1000
+    maxConnectionLifetime: float | None = 3600
     maxFormFields: int = 1000
     timeOut: float | None = 75
     headerTimeout: float | None = 60
@@ -992,6 +993,7 @@ class HTTPChannel(Protocol):
     _lostConnection = False
     _producer: Any = None
     _sendTimer: Any = None
+    _closeAfter: float | None = None
 
     def __init__(self) -> None:
         self._buffer = b""
@@ -1026,6 +1028,8 @@ class HTTPChannel(Protocol):
             from torsion.internet import reactor
 
             self._reactor = reactor
+        if self.maxConnectionLifetime is not None:
+            self._closeAfter = self._reactor.seconds() + self.maxConnectionLifetime
         self._setDeadline(1, self.timeOut)
 
     @property
@@ -1231,7 +1235,9 @@ class HTTPChannel(Protocol):
             elif b"keep-alive" in tokens:
                 persistent = True
         self._requestCount += 1
-        if self._requestCount >= self.maxRequestsPerConnection:
+        if self._requestCount >= self.maxRequestsPerConnection or (
+            self._closeAfter is not None and self._reactor.seconds() >= self._closeAfter
+        ):
             persistent = False
         self._persistent = persistent
         maxBody = self.maxRequestBody
@@ -1720,6 +1726,7 @@ _FACTORY_SETTINGS: Final = (
     "maxRequestBody",
     "maxPipelinedRequests",
     "maxRequestsPerConnection",
+    "maxConnectionLifetime",
     "maxFormFields",
     "timeOut",
     "headerTimeout",
@@ -1809,6 +1816,8 @@ class HTTPFactory(ServerFactory):
         pauses.
     :param maxRequestsPerConnection: requests served on one connection
         before it is closed.
+    :param maxConnectionLifetime: seconds after which a connection is
+        closed once its current response ends (``None``: no limit).
     :param maxFormFields: most query or form fields (400).
     :param headerTimeout: seconds for a whole request head to arrive.
     :param bodyTimeout: seconds of silence allowed while reading a body.
@@ -1839,6 +1848,7 @@ class HTTPFactory(ServerFactory):
         maxRequestBody: int | None = 1024 * 1024,
         maxPipelinedRequests: int = 16,
         maxRequestsPerConnection: int = 1000,
+        maxConnectionLifetime: float | None = 3600,
         maxFormFields: int = 1000,
         headerTimeout: float | None = 60,
         bodyTimeout: float | None = 60,
@@ -1862,6 +1872,7 @@ class HTTPFactory(ServerFactory):
         self.maxRequestBody = maxRequestBody
         self.maxPipelinedRequests = maxPipelinedRequests
         self.maxRequestsPerConnection = maxRequestsPerConnection
+        self.maxConnectionLifetime = maxConnectionLifetime
         self.maxFormFields = maxFormFields
         self.headerTimeout = headerTimeout
         self.bodyTimeout = bodyTimeout
