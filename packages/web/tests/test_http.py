@@ -40,6 +40,15 @@ def test_simpleRequest() -> None:
     assert not transport.disconnecting
 
 
+def test_noDelay() -> None:
+    """
+    Nagle's algorithm is off: the small last write of a response (the last
+    chunk) is not held back waiting for an acknowledgement.
+    """
+    _, transport, _ = makeChannel()
+    assert transport.getTcpNoDelay()
+
+
 def test_defaultProcessAnswers404() -> None:
     channel, transport, _ = makeChannel(http.Request)
     channel.dataReceived(GET)

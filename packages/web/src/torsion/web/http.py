@@ -1028,6 +1028,14 @@ class HTTPChannel(Protocol):
             from torsion.internet import reactor
 
             self._reactor = reactor
+        # A response often ends with a small separate write (the last
+        # chunk): do not let Nagle's algorithm hold it for an ACK.
+        setNoDelay = getattr(self.transport, "setTcpNoDelay", None)
+        if setNoDelay is not None:
+            try:
+                setNoDelay(True)
+            except Exception:
+                pass
         if self.maxConnectionLifetime is not None:
             self._closeAfter = self._reactor.seconds() + self.maxConnectionLifetime
         self._setDeadline(1, self.timeOut)
