@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from typing import Any
 
 import pytest
@@ -1091,6 +1092,7 @@ def test_accessLogFile(tmp_path: Any) -> None:
     clock.advance(784111777)
     path = os.path.join(tmp_path, "access.log")
     factory = http.HTTPFactory(logPath=path, reactor=clock)
+    factory.wallClock = lambda: 784111777.0
     factory.requestFactory = EchoRequest
     factory.startFactory()
     channel = factory.buildProtocol(None)
@@ -1129,6 +1131,17 @@ def test_accessLogEvents() -> None:
     ]
     assert len(lines) == 1
     assert '"GET / HTTP/1.1" 200 6 "-" "-"' in lines[0]
+
+
+def test_accessLogDateIsWallClockTime() -> None:
+    """
+    The reactor's clock is monotonic; log lines carry the calendar date.
+    """
+    from torsion.internet.testing import MemoryReactorClock
+
+    factory = http.HTTPFactory(reactor=MemoryReactorClock())
+    expected = time.strftime("%d/%b/%Y", time.gmtime())
+    assert factory._logDateTime.startswith(f"[{expected}:")
 
 
 def test_proxiedLogFormatter() -> None:

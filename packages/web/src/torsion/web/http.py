@@ -1841,6 +1841,9 @@ class HTTPFactory(ServerFactory):
     protocol = HTTPChannel
     requestFactory: Callable[..., Any] = Request
     logPath: str | None = None
+    #: Where access-log dates come from (seconds since the epoch); tests
+    #: may replace it.
+    wallClock: Callable[[], float] = staticmethod(time.time)
 
     def __init__(
         self,
@@ -1935,9 +1938,10 @@ class HTTPFactory(ServerFactory):
     @property
     def _logDateTime(self) -> str:
         """
-        The current time, bracketed for a log line; computed once a second.
+        The current wall-clock time, bracketed for a log line; computed once
+        a second.  (The reactor's clock is monotonic, not a date.)
         """
-        _logDates.update(self._reactor.seconds())
+        _logDates.update(self.wallClock())
         return _logDates.logDate
 
     def log(self, request: Any) -> None:
