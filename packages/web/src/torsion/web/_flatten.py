@@ -382,6 +382,9 @@ class _Flattener:
         try:
             while stack:
                 it, close, _, slots, factory, inAttr, out, parentOut = stack[-1]
+                # Set by a branch that descends into a child frame before it
+                # breaks out of the loop; the frame is pushed after the loop.
+                child: Iterator[Any] | None = None
                 for item in it:
                     t = type(item)
                     if t is str:
@@ -400,18 +403,7 @@ class _Flattener:
                         children = item.children
                         if not name:
                             if children:
-                                stack.append(
-                                    (
-                                        iter(children),
-                                        b"",
-                                        item,
-                                        slots,
-                                        factory,
-                                        inAttr,
-                                        out,
-                                        None,
-                                    )
-                                )
+                                child, childClose, root = iter(children), b"", item
                                 break
                             continue
                         if name not in _goodNames:
@@ -423,18 +415,8 @@ class _Flattener:
                             failing = item
                             opening = _startTag(name, attributes)
                             if type(opening) is not str:
-                                stack.append(
-                                    (
-                                        _complexTag(item, opening),
-                                        _endTag(item),
-                                        item,
-                                        slots,
-                                        factory,
-                                        inAttr,
-                                        out,
-                                        None,
-                                    )
-                                )
+                                child = _complexTag(item, opening)
+                                childClose, root = _endTag(item), item
                                 failing = None
                                 break
                             failing = None
@@ -448,18 +430,8 @@ class _Flattener:
                                     " and cannot have children"
                                 )
                             out.append((opening + ">").encode("utf-8"))
-                            stack.append(
-                                (
-                                    iter(children),
-                                    ("</" + name + ">").encode("utf-8"),
-                                    item,
-                                    slots,
-                                    factory,
-                                    inAttr,
-                                    out,
-                                    None,
-                                )
-                            )
+                            child, root = iter(children), item
+                            childClose = ("</" + name + ">").encode("utf-8")
                             break
                         if name in VOID_ELEMENTS:
                             out.append((opening + " />").encode("utf-8"))
@@ -477,25 +449,15 @@ class _Flattener:
                                 raise UnfilledSlot(item.name)
                             value = item.default
                         failing = None
-                        stack.append(
-                            (
-                                iter((value,)),
-                                b"",
-                                item,
-                                slots,
-                                factory,
-                                inAttr,
-                                out,
-                                None,
-                            )
-                        )
+                        child, childClose, root = iter((value,)), b"", item
                         break
                     if isinstance(item, Tag):
                         # A tag with a renderer or filled slots.
                         failing = item
-                        scope = slots
                         if item.slotData:
-                            scope = [*slots, item.slotData]
+                            # This frame's own slots are read again from the
+                            # stack when the child is done.
+                            slots = [*slots, item.slotData]
                         if item.render is not None:
                             if factory is None:
                                 raise ValueError(
@@ -506,31 +468,11 @@ class _Flattener:
                             copy = item.clone(False)
                             copy.render = None
                             result = renderMethod(request, copy)
-                            stack.append(
-                                (
-                                    iter((result,)),
-                                    b"",
-                                    item,
-                                    scope,
-                                    factory,
-                                    inAttr,
-                                    out,
-                                    None,
-                                )
-                            )
+                            child, childClose = iter((result,)), b""
                         else:
-                            stack.append(
-                                (
-                                    _complexTag(item, None),
-                                    _endTag(item),
-                                    item,
-                                    scope,
-                                    factory,
-                                    inAttr,
-                                    out,
-                                    None,
-                                )
-                            )
+                            child = _complexTag(item, None)
+                            childClose = _endTag(item)
+                        root = item
                         failing = None
                         break
                     if t is bytes or isinstance(item, bytes):
@@ -566,14 +508,10 @@ class _Flattener:
                         )
                         break
                     if t is list or t is tuple or isinstance(item, (list, tuple)):
-                        stack.append(
-                            (iter(item), b"", None, slots, factory, inAttr, out, None)
-                        )
+                        child, childClose, root = iter(item), b"", None
                         break
                     if isinstance(item, GeneratorType):
-                        stack.append(
-                            (item, b"", None, slots, factory, inAttr, out, None)
-                        )
+                        child, childClose, root = item, b"", None
                         break
                     if isinstance(item, raw):
                         data = item.data
@@ -605,9 +543,9 @@ class _Flattener:
                         failing = item
                         result = item.render(request)
                         failing = None
-                        stack.append(
-                            (iter((result,)), b"", item, slots, item, inAttr, out, None)
-                        )
+                        child, childClose, root = iter((result,)), b"", item
+                        # Renderers inside are looked up on this renderable.
+                        factory = item
                         break
                     failing = item
                     raise UnsupportedType(
@@ -629,6 +567,10 @@ class _Flattener:
                             and len(rootOutput) >= FLUSH_PIECES
                         ):
                             self._flush()
+                if child is not None:
+                    stack.append(
+                        (child, childClose, root, slots, factory, inAttr, out, None)
+                    )
             if write is not None:
                 self._flush()
         except _DeferredFailed as e:
