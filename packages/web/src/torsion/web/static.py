@@ -376,6 +376,9 @@ class StaticProducer:
     #: The most bytes read from the file for one chunk.
     bufferSize: int = 2**18
 
+    # Bytes still to send (of the file, the range, or the current part).
+    _remaining: int = 0
+
     def __init__(self, request: Any, fileObject: IO[bytes]) -> None:
         """
         :param request: the request to write to.
@@ -425,6 +428,22 @@ class StaticProducer:
             return None
         return data
 
+    def _writeRemaining(self) -> None:
+        """
+        Write the next chunk of the ``_remaining`` bytes, and finish the
+        response after the last.
+        """
+        if self._remaining <= 0:
+            self._done(finish=True)
+            return
+        chunk = self._read(self._remaining)
+        if chunk is None:
+            return
+        self._remaining -= len(chunk)
+        self.request.write(chunk)
+        if self._remaining <= 0 and self.request is not None:
+            self._done(finish=True)
+
     def _done(self, finish: bool = False) -> None:
         request = self.request
         self.stopProducing()
@@ -463,7 +482,8 @@ class NoRangeStaticProducer(StaticProducer):
             headers were made); ``None`` sends until the end of the file.
         """
         StaticProducer.__init__(self, request, fileObject)
-        self._remaining = size
+        self._untilEnd = size is None
+        self._remaining = size or 0
 
     def start(self) -> None:
         """
@@ -477,23 +497,14 @@ class NoRangeStaticProducer(StaticProducer):
         """
         if self.request is None:
             return
-        if self._remaining is None:
+        if self._untilEnd:
             data = self.fileObject.read(self.bufferSize)
             if data:
                 self.request.write(data)
             else:
                 self._done(finish=True)
             return
-        if self._remaining <= 0:
-            self._done(finish=True)
-            return
-        chunk = self._read(self._remaining)
-        if chunk is None:
-            return
-        self._remaining -= len(chunk)
-        self.request.write(chunk)
-        if self._remaining <= 0 and self.request is not None:
-            self._done(finish=True)
+        self._writeRemaining()
 
 
 class SingleRangeStaticProducer(StaticProducer):
@@ -529,16 +540,7 @@ class SingleRangeStaticProducer(StaticProducer):
         """
         if self.request is None:
             return
-        if self._remaining <= 0:
-            self._done(finish=True)
-            return
-        chunk = self._read(self._remaining)
-        if chunk is None:
-            return
-        self._remaining -= len(chunk)
-        self.request.write(chunk)
-        if self._remaining <= 0 and self.request is not None:
-            self._done(finish=True)
+        self._writeRemaining()
 
 
 class MultipleRangeStaticProducer(StaticProducer):
