@@ -292,15 +292,19 @@ class CGIScript(Resource):
         :param request: the request it answers.
         :param qargs: extra command-line arguments (none by default).
         """
+        self._spawn(env, request, [self.filename, *qargs])
+
+    def _spawn(
+        self, env: dict[bytes, bytes], request: Any, argv: list[str | bytes]
+    ) -> None:
+        # Runs ``argv`` (its first item is the program) in the script's
+        # directory; a failure to start is the request's 500, not an error
+        # out of render().
         protocol = self._protocol(request)
         reactor = _reactorOrDefault(self._reactor)
         try:
             reactor.spawnProcess(
-                protocol,
-                self.filename,
-                [self.filename, *qargs],
-                env,
-                os.path.dirname(self.filename),
+                protocol, argv[0], argv, env, os.path.dirname(self.filename)
             )
         except Exception:
             protocol.spawnFailed(Failure())
@@ -330,18 +334,7 @@ class FilteredScript(CGIScript):
         :param request: the request it answers.
         :param qargs: extra command-line arguments (none by default).
         """
-        protocol = self._protocol(request)
-        reactor = _reactorOrDefault(self._reactor)
-        try:
-            reactor.spawnProcess(
-                protocol,
-                self.filter,
-                [self.filter, self.filename, *qargs],
-                env,
-                os.path.dirname(self.filename),
-            )
-        except Exception:
-            protocol.spawnFailed(Failure())
+        self._spawn(env, request, [self.filter, self.filename, *qargs])
 
 
 def _bodyLength(content: IO[bytes] | None) -> int:
