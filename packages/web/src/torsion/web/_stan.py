@@ -304,7 +304,26 @@ def _shallowClone(value: Any, pending: list[tuple[Tag, Tag]]) -> Any:
     return value
 
 
-class Comment:
+class _TextNode:
+    """
+    A node holding text that the flattener writes inside its own markup.
+
+    :ivar data: the text.
+    """
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: str) -> None:
+        """
+        :param data: the text.
+        """
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.data!r})"
+
+
+class Comment(_TextNode):
     """
     An HTML comment, ``<!--...-->``.  Its text is made safe: ``--`` can
     never end the comment early.
@@ -312,19 +331,10 @@ class Comment:
     :ivar data: the comment's text.
     """
 
-    __slots__ = ("data",)
-
-    def __init__(self, data: str) -> None:
-        """
-        :param data: the comment's text.
-        """
-        self.data = data
-
-    def __repr__(self) -> str:
-        return f"Comment({self.data!r})"
+    __slots__ = ()
 
 
-class CDATA:
+class CDATA(_TextNode):
     """
     A CDATA section, ``<![CDATA[...]]>``; a ``]]>`` in its text is split so
     that the section cannot end early.
@@ -332,16 +342,7 @@ class CDATA:
     :ivar data: the section's text.
     """
 
-    __slots__ = ("data",)
-
-    def __init__(self, data: str) -> None:
-        """
-        :param data: the section's text.
-        """
-        self.data = data
-
-    def __repr__(self) -> str:
-        return f"CDATA({self.data!r})"
+    __slots__ = ()
 
 
 class CharRef:
