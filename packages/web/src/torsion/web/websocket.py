@@ -240,9 +240,9 @@ class WebSocketProtocol:
         """
 
 
-class WebSocketServerFactory:
+class _ProtocolFactory:
     """
-    Builds a ``WebSocketProtocol`` for each accepted handshake.
+    Builds protocols with ``protocol``, each told its factory.
 
     :param protocol: a ``WebSocketProtocol`` subclass (or any callable
         without arguments returning a protocol); overrides the class
@@ -255,6 +255,23 @@ class WebSocketServerFactory:
         if protocol is not None:
             self.protocol = protocol
 
+    def _newProtocol(self) -> WebSocketProtocol:
+        if self.protocol is None:
+            raise NotImplementedError("set protocol or override buildProtocol")
+        proto = self.protocol()
+        proto.factory = self  # type: ignore[attr-defined]
+        return proto
+
+
+class WebSocketServerFactory(_ProtocolFactory):
+    """
+    Builds a ``WebSocketProtocol`` for each accepted handshake.
+
+    :param protocol: a ``WebSocketProtocol`` subclass (or any callable
+        without arguments returning a protocol); overrides the class
+        attribute of the same name.
+    """
+
     def buildProtocol(self, request: IRequest) -> WebSocketProtocol:
         """
         :param request: the HTTP request carrying the handshake (its headers,
@@ -263,15 +280,12 @@ class WebSocketServerFactory:
             ``factory`` and ``request`` attributes.
         :raises ConnectionRejected: to refuse the connection.
         """
-        if self.protocol is None:
-            raise NotImplementedError("set protocol or override buildProtocol")
-        proto = self.protocol()
-        proto.factory = self  # type: ignore[attr-defined]
+        proto = self._newProtocol()
         proto.request = request  # type: ignore[attr-defined]
         return proto
 
 
-class WebSocketClientFactory:
+class WebSocketClientFactory(_ProtocolFactory):
     """
     Builds the ``WebSocketProtocol`` of a client connection.
 
@@ -279,22 +293,12 @@ class WebSocketClientFactory:
         without arguments returning a protocol).
     """
 
-    protocol: Callable[[], WebSocketProtocol] | None = None
-
-    def __init__(self, protocol: Callable[[], WebSocketProtocol] | None = None) -> None:
-        if protocol is not None:
-            self.protocol = protocol
-
     def buildProtocol(self, uri: str) -> WebSocketProtocol:
         """
         :param uri: the URL being connected to.
         :return: the protocol for this connection.
         """
-        if self.protocol is None:
-            raise NotImplementedError("set protocol or override buildProtocol")
-        proto = self.protocol()
-        proto.factory = self  # type: ignore[attr-defined]
-        return proto
+        return self._newProtocol()
 
 
 _OPEN, _CLOSING, _CLOSED = "open", "closing", "closed"
@@ -680,6 +684,32 @@ class WebSocketTransport(Protocol):
         self._protocol.connectionLost(Failure(outcome))
 
 
+def _newTransport(
+    protocol: WebSocketProtocol,
+    isClient: bool,
+    options: WebSocketResource | WebSocketClientEndpoint,
+    deflate: DeflateParameters | None,
+    subprotocol: str | None,
+    extensions: bytes,
+    reactor: Any,
+) -> WebSocketTransport:
+    # The connection's limits and timers are those of the resource (server)
+    # or endpoint (client) it was opened through.
+    return WebSocketTransport(
+        protocol,
+        isClient,
+        deflate=deflate,
+        maxMessageSize=options.maxMessageSize,
+        maxFrameSize=options.maxFrameSize,
+        closeTimeout=options.closeTimeout,
+        pingInterval=options.pingInterval,
+        pingTimeout=options.pingTimeout,
+        subprotocol=subprotocol,
+        extensions=extensions,
+        reactor=reactor,
+    )
+
+
 def _headerValues(request: IRequest, name: bytes) -> list[bytes]:
     return list(request.requestHeaders.getRawHeaders(name) or [])
 
@@ -855,18 +885,8 @@ class WebSocketResource:
                 extensions, deflate = accepted
         try:
             protocol = self._buildProtocol(request)
-            transport = WebSocketTransport(
-                protocol,
-                False,
-                deflate=deflate,
-                maxMessageSize=self.maxMessageSize,
-                maxFrameSize=self.maxFrameSize,
-                closeTimeout=self.closeTimeout,
-                pingInterval=self.pingInterval,
-                pingTimeout=self.pingTimeout,
-                subprotocol=subprotocol,
-                extensions=extensions,
-                reactor=self.reactor,
+            transport = _newTransport(
+                protocol, False, self, deflate, subprotocol, extensions, self.reactor
             )
             protocol.negotiationStarted(transport)
         except ConnectionRejected as e:
@@ -1004,18 +1024,14 @@ class _ClientHandshake(Protocol):
             if hasattr(self._factory, "buildProtocol")
             else self._factory()
         )
-        ws = WebSocketTransport(
+        ws = _newTransport(
             protocol,
             True,
-            deflate=deflate,
-            maxMessageSize=ep.maxMessageSize,
-            maxFrameSize=ep.maxFrameSize,
-            closeTimeout=ep.closeTimeout,
-            pingInterval=ep.pingInterval,
-            pingTimeout=ep.pingTimeout,
-            subprotocol=subprotocol,
-            extensions=b", ".join(extensionValues or []),
-            reactor=ep._reactor,
+            ep,
+            deflate,
+            subprotocol,
+            b", ".join(extensionValues or []),
+            ep._reactor,
         )
         protocol.negotiationStarted(ws)
         return ws
