@@ -129,6 +129,19 @@ def test_cookies() -> None:
     ]
 
 
+def test_cookies_checked_as_over_http() -> None:
+    """
+    ``addCookie`` formats and refuses what a real request does.
+    """
+    request = DummyRequest([])
+    request.addCookie("k", "v", max_age=b"60", sameSite="strict")
+    assert request.cookies == [b"k=v; Max-Age=60; SameSite=Strict"]
+    for bad in ({"v": "a;b"}, {"v": "a\r\nb"}, {"sameSite": "sometimes"}):
+        with pytest.raises(ValueError):
+            request.addCookie(**{"k": "k", "v": "v", **bad})  # type: ignore[arg-type]
+    assert request.responseHeaders.getRawHeaders(b"set-cookie") == request.cookies
+
+
 class ICounter(Interface):
     pass
 

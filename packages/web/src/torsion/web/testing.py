@@ -28,6 +28,7 @@ from torsion.python import urlpath as _urlpath
 from torsion.python.components import Componentized
 from torsion.python.failure import Failure
 from torsion.web.http import CACHED
+from torsion.web.http import Request as _HTTPRequest
 from torsion.web.http_headers import Headers
 from torsion.web.iweb import IRequest, IResource, ISession
 from torsion.web.resource import NOT_DONE_YET, UnsupportedMethod
@@ -343,28 +344,28 @@ class DummyRequest:
     ) -> None:
         """
         Add a ``Set-Cookie`` response header (also recorded in
-        ``cookies``).
+        ``cookies``), formatted and checked as ``torsion.web.http.Request``
+        does.
+
+        :raises ValueError: if a part contains ``;``, CR, LF or NUL, or
+            ``sameSite`` is not ``"lax"``, ``"strict"`` or ``"none"``.
         """
-        parts = [_toBytes(k) + b"=" + _toBytes(v)]
-        if expires is not None:
-            parts.append(b"Expires=" + _toBytes(expires))
-        if domain is not None:
-            parts.append(b"Domain=" + _toBytes(domain))
-        if path is not None:
-            parts.append(b"Path=" + _toBytes(path))
-        if max_age is not None:
-            parts.append(b"Max-Age=" + _toBytes(str(max_age)))
-        if comment is not None:
-            parts.append(b"Comment=" + _toBytes(comment))
-        if secure:
-            parts.append(b"Secure")
-        if httpOnly:
-            parts.append(b"HttpOnly")
-        if sameSite is not None:
-            parts.append(b"SameSite=" + _toBytes(sameSite))
-        cookie = b"; ".join(parts)
-        self.cookies.append(cookie)
-        self.responseHeaders.addRawHeader(b"set-cookie", cookie)
+        # The real request's formatting (it only appends to ``cookies``),
+        # so that a resource sets here the header it would set over HTTP.
+        _HTTPRequest.addCookie(
+            self,  # type: ignore[arg-type]
+            k,
+            v,
+            expires,
+            domain,
+            path,
+            max_age,
+            comment,
+            secure,
+            httpOnly,
+            sameSite,
+        )
+        self.responseHeaders.addRawHeader(b"set-cookie", self.cookies[-1])
 
     def redirect(self, url: bytes | str) -> None:
         """
