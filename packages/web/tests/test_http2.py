@@ -185,6 +185,24 @@ class Peer:
             self.client.send_data(sid, body, end_stream=True)
         return sid
 
+    def startUpload(self) -> int:
+        """
+        Send the headers of a ``POST`` whose body is still to come.
+
+        :return: its stream id.
+        """
+        sid = self.client.get_next_available_stream_id()
+        self.client.send_headers(
+            sid,
+            [
+                (b":method", b"POST"),
+                (b":path", b"/"),
+                (b":scheme", b"http"),
+                (b":authority", b"a"),
+            ],
+        )
+        return sid
+
     def response(self, sid: int) -> tuple[dict[bytes, bytes], bytes, bool]:
         """
         :return: the headers, body and whether the stream ended, for ``sid``.
@@ -526,16 +544,7 @@ def test_receivedDataAcknowledged() -> None:
     """
     body = b"z" * 300_000
     peer = Peer(FakeFactory(maxRequestBody=None))
-    sid = peer.client.get_next_available_stream_id()
-    peer.client.send_headers(
-        sid,
-        [
-            (b":method", b"POST"),
-            (b":path", b"/"),
-            (b":scheme", b"http"),
-            (b":authority", b"a"),
-        ],
-    )
+    sid = peer.startUpload()
     sent = 0
     for _ in range(1000):
         if sent == len(body):
@@ -557,16 +566,7 @@ def test_requestBodyPaused() -> None:
     acknowledged; resuming delivers it.
     """
     peer = Peer()
-    sid = peer.client.get_next_available_stream_id()
-    peer.client.send_headers(
-        sid,
-        [
-            (b":method", b"POST"),
-            (b":path", b"/"),
-            (b":scheme", b"http"),
-            (b":authority", b"a"),
-        ],
-    )
+    sid = peer.startUpload()
     peer.pump()
     request = peer.factory.requests[0]
     stream = request.channel
@@ -830,16 +830,7 @@ def test_floods_oneBytePerRead(attribute: str) -> None:
     )
     peer = Peer(FakeFactory(lambda r: None))
     if attribute == "maxEmptyFramesPerSecond":
-        sid = peer.client.get_next_available_stream_id()
-        peer.client.send_headers(
-            sid,
-            [
-                (b":method", b"POST"),
-                (b":path", b"/"),
-                (b":scheme", b"http"),
-                (b":authority", b"a"),
-            ],
-        )
+        peer.startUpload()
         peer.pump()
     limit = getattr(H2Connection, attribute)
     data = frame * (limit + 1)
@@ -900,16 +891,7 @@ def test_bodyLimit_memoryBounded() -> None:
     so the next upload on the connection still works.
     """
     peer = Peer(FakeFactory(maxRequestBody=1000))
-    sid = peer.client.get_next_available_stream_id()
-    peer.client.send_headers(
-        sid,
-        [
-            (b":method", b"POST"),
-            (b":path", b"/"),
-            (b":scheme", b"http"),
-            (b":authority", b"a"),
-        ],
-    )
+    sid = peer.startUpload()
     for _ in range(100):
         try:
             peer.client.send_data(sid, b"b" * 100)
@@ -931,16 +913,7 @@ def test_heldBodyReleasedOnReset() -> None:
     window when the stream is reset.
     """
     peer = Peer()
-    sid = peer.client.get_next_available_stream_id()
-    peer.client.send_headers(
-        sid,
-        [
-            (b":method", b"POST"),
-            (b":path", b"/"),
-            (b":scheme", b"http"),
-            (b":authority", b"a"),
-        ],
-    )
+    sid = peer.startUpload()
     peer.pump()
     peer.factory.requests[0].channel.pauseProducing()
     for _ in range(4):
@@ -1139,16 +1112,7 @@ def test_idleTimeout_bodyNeverSent() -> None:
     A request whose body never comes does not hold the connection open.
     """
     peer = Peer(FakeFactory(timeOut=30))
-    sid = peer.client.get_next_available_stream_id()
-    peer.client.send_headers(
-        sid,
-        [
-            (b":method", b"POST"),
-            (b":path", b"/"),
-            (b":scheme", b"http"),
-            (b":authority", b"a"),
-        ],
-    )
+    peer.startUpload()
     peer.pump()
     peer.clock.advance(31)
     assert peer.transport.disconnecting
