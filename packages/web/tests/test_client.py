@@ -63,6 +63,22 @@ from torsion.web.iweb import (
 # -- a foreign server -----------------------------------------------------------
 
 
+def post(
+    agent: Any, target: bytes, data: bytes, headers: Headers | None = None
+) -> Deferred[Any]:
+    """
+    ``POST`` ``data`` to ``target`` with ``agent``.
+    """
+    return agent.request(b"POST", target, headers, FileBodyProducer(io.BytesIO(data)))
+
+
+async def echoed(response: Any) -> Any:
+    """
+    :return: the request the ``/echo`` route saw, decoded from its JSON.
+    """
+    return json.loads(await readBody(response))
+
+
 def readRequestBody(handler: http.server.BaseHTTPRequestHandler) -> bytes:
     if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
         pieces: list[bytes] = []
@@ -340,7 +356,7 @@ async def test_getAndKeepAlive(reactor: Any, serve: Any, pool: Any) -> None:
         response = await agent.request(b"GET", url(server, f"/echo?n={i}"))
         assert verifyObject(IResponse, response)
         assert response.code == 200
-        bodies.append(json.loads(await readBody(response)))
+        bodies.append(await echoed(response))
     assert [b["path"] for b in bodies] == ["/echo?n=0", "/echo?n=1", "/echo?n=2"]
     # One connection carried all three: the server saw one client port.
     assert len({s["port"] for s in server.seen}) == 1
@@ -354,7 +370,7 @@ async def test_nonPersistentAgent(reactor: Any, serve: Any, pool: Any) -> None:
     agent = Agent(reactor)
     for _ in range(2):
         response = await agent.request(b"GET", url(server, "/echo"))
-        body = json.loads(await readBody(response))
+        body = await echoed(response)
         assert body["headers"]["connection"] == "close"
     assert len({s["port"] for s in server.seen}) == 2
 
@@ -363,13 +379,13 @@ async def test_nonPersistentAgent(reactor: Any, serve: Any, pool: Any) -> None:
 async def test_post(reactor: Any, serve: Any, pool: Any) -> None:
     server = serve()
     agent = Agent(reactor, pool=pool)
-    response = await agent.request(
-        b"POST",
+    response = await post(
+        agent,
         url(server, "/echo"),
+        b"posted body",
         Headers({b"content-type": [b"text/plain"]}),
-        FileBodyProducer(io.BytesIO(b"posted body")),
     )
-    body = json.loads(await readBody(response))
+    body = await echoed(response)
     assert body["method"] == "POST"
     assert body["body"] == "posted body"
     assert body["headers"]["content-length"] == "11"
@@ -393,7 +409,7 @@ async def test_chunkedUpload(reactor: Any, serve: Any, pool: Any) -> None:
     producer = FileBodyProducer(Unseekable(b"z" * 200_000), readSize=7000)
     assert producer.length is UNKNOWN_LENGTH
     response = await agent.request(b"PUT", url(server, "/echo"), None, producer)
-    body = json.loads(await readBody(response))
+    body = await echoed(response)
     assert body["headers"]["transfer-encoding"] == "chunked"
     assert body["body"] == "z" * 200_000
 
@@ -402,13 +418,13 @@ async def test_chunkedUpload(reactor: Any, serve: Any, pool: Any) -> None:
 async def test_expectContinue(reactor: Any, serve: Any, pool: Any) -> None:
     server = serve()
     agent = Agent(reactor, pool=pool)
-    response = await agent.request(
-        b"POST",
+    response = await post(
+        agent,
         url(server, "/echo"),
+        b"after continue",
         Headers({b"expect": [b"100-continue"]}),
-        FileBodyProducer(io.BytesIO(b"after continue")),
     )
-    body = json.loads(await readBody(response))
+    body = await echoed(response)
     assert body["body"] == "after continue"
 
 
@@ -480,7 +496,7 @@ async def test_HTTP_14_crossOriginRedirectDropsCredentials(
             }
         ),
     )
-    body = json.loads(await readBody(response))
+    body = await echoed(response)
     assert body["headers"]["x-harmless"] == "kept"
     for name in ("authorization", "cookie", "proxy-authorization"):
         assert name not in body["headers"]
@@ -500,7 +516,7 @@ async def test_HTTP_14_sameOriginRedirectKeepsCredentials(
         url(a, "/redirect?code=301&to=/echo"),
         Headers({b"authorization": [b"Bearer secret"]}),
     )
-    body = json.loads(await readBody(response))
+    body = await echoed(response)
     assert body["headers"]["authorization"] == "Bearer secret"
     # The redirect's connection was reused for the next request.
     assert len({s["port"] for s in a.seen}) == 1
@@ -529,13 +545,8 @@ async def test_redirectWithoutLocation(reactor: Any, serve: Any, pool: Any) -> N
 async def test_seeOtherBecomesGet(reactor: Any, serve: Any, pool: Any) -> None:
     a = serve()
     agent = RedirectAgent(Agent(reactor, pool=pool))
-    response = await agent.request(
-        b"POST",
-        url(a, "/redirect?code=303&to=/echo"),
-        None,
-        FileBodyProducer(io.BytesIO(b"data")),
-    )
-    body = json.loads(await readBody(response))
+    response = await post(agent, url(a, "/redirect?code=303&to=/echo"), b"data")
+    body = await echoed(response)
     assert (body["method"], body["body"]) == ("GET", "")
 
 
@@ -546,13 +557,8 @@ async def test_temporaryRedirectReplaysBody(
 ) -> None:
     a = serve()
     agent = RedirectAgent(Agent(reactor, pool=pool))
-    response = await agent.request(
-        b"POST",
-        url(a, f"/redirect?code={code}&to=/echo"),
-        None,
-        FileBodyProducer(io.BytesIO(b"replayed")),
-    )
-    body = json.loads(await readBody(response))
+    response = await post(agent, url(a, f"/redirect?code={code}&to=/echo"), b"replayed")
+    body = await echoed(response)
     assert (body["method"], body["body"]) == ("POST", "replayed")
 
 
@@ -576,22 +582,12 @@ async def test_temporaryRedirectUnreplayableBody(
 async def test_postRedirect(reactor: Any, serve: Any, pool: Any) -> None:
     a = serve()
     strict = RedirectAgent(Agent(reactor, pool=pool))
-    response = await strict.request(
-        b"POST",
-        url(a, "/redirect?code=302&to=/echo"),
-        None,
-        FileBodyProducer(io.BytesIO(b"x")),
-    )
+    response = await post(strict, url(a, "/redirect?code=302&to=/echo"), b"x")
     assert response.code == 302
     await readBody(response)
     browser = BrowserLikeRedirectAgent(Agent(reactor, pool=pool))
-    response = await browser.request(
-        b"POST",
-        url(a, "/redirect?code=302&to=/echo"),
-        None,
-        FileBodyProducer(io.BytesIO(b"x")),
-    )
-    body = json.loads(await readBody(response))
+    response = await post(browser, url(a, "/redirect?code=302&to=/echo"), b"x")
+    body = await echoed(response)
     assert (body["method"], body["body"]) == ("GET", "")
 
 
@@ -660,7 +656,7 @@ async def test_cookies(reactor: Any, serve: Any, pool: Any) -> None:
     await readBody(response)
     assert [c.name for c in jar] == ["flavour"]
     response = await agent.request(b"GET", url(a, "/echo"))
-    body = json.loads(await readBody(response))
+    body = await echoed(response)
     assert body["headers"]["cookie"] == "flavour=oat"
 
 
@@ -750,7 +746,7 @@ async def test_httpProxy(reactor: Any, serve: Any, pool: Any) -> None:
     agent = ProxyAgent(endpoint, reactor, pool=pool)
     for _ in range(2):
         response = await agent.request(b"GET", url(origin, "/echo?via=proxy"))
-        body = json.loads(await readBody(response))
+        body = await echoed(response)
         assert body["path"] == "/echo?via=proxy"
     assert proxy.seen == [("GET", url(origin, "/echo?via=proxy").decode())] * 2
 
@@ -790,7 +786,7 @@ async def test_https(reactor: Any, serve: Any, certificates: Any, pool: Any) -> 
     agent = Agent(reactor, trusting(certificates), pool=pool)
     for _ in range(2):
         response = await agent.request(b"GET", url(tls, "/echo", "https", "localhost"))
-        body = json.loads(await readBody(response))
+        body = await echoed(response)
         assert body["headers"]["host"] == f"localhost:{tls.server_address[1]}"
     assert len({s["port"] for s in tls.seen}) == 1
 
@@ -838,7 +834,7 @@ async def test_httpsThroughProxyTunnel(
     response = await agent.request(
         b"GET", url(tls, "/echo?tunnel=1", "https", "localhost")
     )
-    body = json.loads(await readBody(response))
+    body = await echoed(response)
     assert body["path"] == "/echo?tunnel=1"
     assert proxy.seen == [("CONNECT", f"localhost:{tls.server_address[1]}")]
 
