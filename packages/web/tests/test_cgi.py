@@ -124,6 +124,24 @@ def _request(
     return request
 
 
+async def _renderUntilOutput(script: Any, request: DummyRequest) -> None:
+    """
+    Render ``request`` with ``script`` and wait for the program's first
+    output to reach it.
+    """
+    started: Deferred[None] = Deferred()
+    write = request.write
+
+    def recordingWrite(data: bytes) -> None:
+        write(data)
+        if not started.called:
+            started.callback(None)
+
+    request.write = recordingWrite  # type: ignore[method-assign]
+    script.render(request)
+    await started
+
+
 async def _run(script: Any, request: DummyRequest) -> bytes:
     done = request.notifyFinish()
     script.render(request)
@@ -515,17 +533,7 @@ async def test_clientGoneKillsProgram(tmp_path: Path) -> None:
     script = twcgi.CGIScript(str(path))
     watcher = _watch(script)
     request = _request([b"slow.cgi"])
-    started: Deferred[None] = Deferred()
-    write = request.write
-
-    def recordingWrite(data: bytes) -> None:
-        write(data)
-        if not started.called:
-            started.callback(None)
-
-    request.write = recordingWrite  # type: ignore[method-assign]
-    script.render(request)
-    await started
+    await _renderUntilOutput(script, request)
     pid = watcher.protocols[0].transport.pid
     request.loseConnection()
     (reason,) = await watcher.ended[0]
@@ -551,17 +559,7 @@ async def test_stubbornProgramKilled(tmp_path: Path) -> None:
     script = twcgi.CGIScript(str(path))
     watcher = _watch(script)
     request = _request([b"stubborn.cgi"])
-    started: Deferred[None] = Deferred()
-    write = request.write
-
-    def recordingWrite(data: bytes) -> None:
-        write(data)
-        if not started.called:
-            started.callback(None)
-
-    request.write = recordingWrite  # type: ignore[method-assign]
-    script.render(request)
-    await started
+    await _renderUntilOutput(script, request)
     watcher.protocols[0].killTimeout = 0.05
     request.loseConnection()
     (reason,) = await watcher.ended[0]
