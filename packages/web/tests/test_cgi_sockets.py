@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from peerhelpers import exchange
 from test_cgi import _ENV, _envResult, _script
 from webhelpers import inThread, listen, requireCommand, runPeer
 
@@ -139,18 +140,6 @@ async def test_localRedirect(reactor: Any, tmp_path: Path) -> None:
     assert "Location" not in response.headers
 
 
-def _exchange(port: int, request: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-        s.sendall(request)
-        chunks = []
-        while True:
-            data = s.recv(65536)
-            if not data:
-                break
-            chunks.append(data)
-    return b"".join(chunks)
-
-
 async def test_nph(reactor: Any, tmp_path: Path) -> None:
     """
     An nph- program's output reaches the client byte for byte, status line
@@ -165,7 +154,7 @@ async def test_nph(reactor: Any, tmp_path: Path) -> None:
     port = listen(reactor, Site(root))
     try:
         answer = await inThread(
-            _exchange,
+            exchange,
             port.getHost().port,
             b"GET /cgi-bin/nph-raw.cgi HTTP/1.1\r\nHost: x\r\n\r\n",
         )

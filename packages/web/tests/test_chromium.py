@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from peerhelpers import chromiumCommand
 from taphelpers import WebCommand, decodePNG
 from webhelpers import requireCommand
 
@@ -50,18 +51,7 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     profile = tmp_path / "profile"
     profile.mkdir(exist_ok=True)
     return subprocess.run(
-        [
-            program,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            *args,
-        ],
+        chromiumCommand(program, profile, *args),
         capture_output=True,
         text=True,
         timeout=120,

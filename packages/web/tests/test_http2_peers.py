@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from peerhelpers import chromiumCommand
 from webhelpers import requireCommand, runPeer
 
 from torsion.internet.protocol import Factory
@@ -322,22 +323,15 @@ async def test_site_chromiumALPN(
     try:
         url = f"https://127.0.0.1:{port.getHost().port}/browser"
         result = await runPeer(
-            [
+            chromiumCommand(
                 chromium,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={tmp_path / 'profile'}",
+                tmp_path / "profile",
                 # The test CA is not in Chromium's store; the TLS handshake
                 # and ALPN still happen as usual.
                 "--ignore-certificate-errors",
                 "--dump-dom",
                 url,
-            ],
+            ),
             timeout=60,
         )
     finally:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import email.utils
 import http.client
 import os
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from peerhelpers import exchange
 from webhelpers import inThread, listen, requireCommand, runPeer
 
 from torsion.web.server import Site
@@ -50,20 +50,7 @@ def _raw(port: int, target: bytes, bytewise: bool = False) -> bytes:
     request = (
         b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     )
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-        if bytewise:
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            for i in range(len(request)):
-                s.send(request[i : i + 1])
-        else:
-            s.sendall(request)
-        chunks = []
-        while True:
-            data = s.recv(65536)
-            if not data:
-                break
-            chunks.append(data)
-    return b"".join(chunks)
+    return exchange(port, request, bytewise)
 
 
 async def test_curlRanges(reactor: Any, www: Path) -> None:

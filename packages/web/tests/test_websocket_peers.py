@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from peerhelpers import chromiumCommand
 from webhelpers import inThread, listen, requireCommand, runPeer
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
@@ -606,19 +607,12 @@ async def test_chromium(reactor: Any, tmp_path: Any) -> None:
     port = listen(reactor, Site(root))
     try:
         result = await runPeer(
-            [
+            chromiumCommand(
                 chromium,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={tmp_path}",
+                tmp_path,
                 "--dump-dom",
                 f"http://127.0.0.1:{port.getHost().port}/",
-            ],
+            ),
             timeout=90,
         )
     finally:
