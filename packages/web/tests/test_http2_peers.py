@@ -169,6 +169,24 @@ async def test_site_curlPriorKnowledge(reactor: Any) -> None:
     assert got.stdout == b"HTTP/2 /pk?x=1 plain\n"
 
 
+async def _h2loadAll(h2load: str, port: Any, scheme: str, protocol: str) -> None:
+    """
+    Run h2load's 1000 requests (4 connections, 10 streams each at a time)
+    against ``port``, then stop listening; all must succeed with 2xx over
+    ``protocol``.
+    """
+    try:
+        url = f"{scheme}://127.0.0.1:{port.getHost().port}/load"
+        result = await runPeer([h2load, "-n", "1000", "-c", "4", "-m", "10", url])
+    finally:
+        await port.stopListening()
+    out = result.stdout.decode()
+    assert result.returncode == 0, out + result.stderr.decode()
+    assert f"Application protocol: {protocol}\n" in out, out
+    assert "1000 succeeded" in out, out
+    assert "status codes: 1000 2xx" in out, out
+
+
 async def test_site_h2loadCleartext(reactor: Any) -> None:
     """
     h2load (prior knowledge on ``http://``): 1000 requests, 4 connections,
@@ -176,16 +194,7 @@ async def test_site_h2loadCleartext(reactor: Any) -> None:
     """
     h2load = requireCommand("h2load", "nghttp2-client")
     port = reactor.listenTCP(0, server.Site(Proto()), interface="127.0.0.1")
-    try:
-        url = f"http://127.0.0.1:{port.getHost().port}/load"
-        result = await runPeer([h2load, "-n", "1000", "-c", "4", "-m", "10", url])
-    finally:
-        await port.stopListening()
-    out = result.stdout.decode()
-    assert result.returncode == 0, out + result.stderr.decode()
-    assert "Application protocol: h2c" in out, out
-    assert "1000 succeeded" in out, out
-    assert "status codes: 1000 2xx" in out, out
+    await _h2loadAll(h2load, port, "http", "h2c")
 
 
 async def test_site_curlH2cUpgrade(reactor: Any) -> None:
@@ -252,16 +261,7 @@ async def test_site_h2load(reactor: Any, pki: tuple[Any, str]) -> None:
     port = reactor.listenSSL(
         0, server.Site(Proto()), tlsOptions(pki), interface="127.0.0.1"
     )
-    try:
-        url = f"https://127.0.0.1:{port.getHost().port}/load"
-        result = await runPeer([h2load, "-n", "1000", "-c", "4", "-m", "10", url])
-    finally:
-        await port.stopListening()
-    out = result.stdout.decode()
-    assert result.returncode == 0, out + result.stderr.decode()
-    assert "Application protocol: h2" in out, out
-    assert "1000 succeeded" in out, out
-    assert "status codes: 1000 2xx" in out, out
+    await _h2loadAll(h2load, port, "https", "h2")
 
 
 async def test_site_staticFileOverH2(
