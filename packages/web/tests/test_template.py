@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_flatten import flat
 from zope.interface.verify import verifyObject
 
 from torsion.internet.defer import Deferred, succeed
@@ -40,17 +41,6 @@ from torsion.web.template import (
 from torsion.web.testing import DummyRequest
 
 NS = TEMPLATE_NAMESPACE
-
-
-def flat(root: Any) -> bytes:
-    results: list[object] = []
-    flattenString(None, root).addBoth(results.append)
-    assert len(results) == 1, "flattening did not finish synchronously"
-    result = results[0]
-    if isinstance(result, Failure):
-        result.raiseException()
-    assert isinstance(result, bytes)
-    return result
 
 
 def render(xml: str, **slots: Any) -> bytes:
