@@ -892,10 +892,12 @@ async def test_rangeStreamedInBoundedChunks(site: Path) -> None:
     assert max(len(w) for w in request.written) <= 1000 + 200
 
 
-async def test_clientGoneClosesFile(site: Path) -> None:
+def _sendingBigFile(site: Path) -> tuple[_PullRequest, Any]:
     """
-    When the client goes away mid-file, the producer stops and the file is
-    closed.
+    Start sending a 10,000-byte file in 1,000-byte chunks; the first chunk
+    is written.
+
+    :return: the request and the file's producer.
     """
     (site / "big.bin").write_bytes(b"x" * 10_000)
     root = File(str(site))
@@ -905,6 +907,15 @@ async def test_clientGoneClosesFile(site: Path) -> None:
     child.render(request)
     producer = request.producer
     producer.resumeProducing()
+    return request, producer
+
+
+async def test_clientGoneClosesFile(site: Path) -> None:
+    """
+    When the client goes away mid-file, the producer stops and the file is
+    closed.
+    """
+    request, producer = _sendingBigFile(site)
     fileObject = producer.fileObject
     request.loseConnection()
     assert fileObject.closed
@@ -918,14 +929,7 @@ async def test_fileShrinksWhileSending(site: Path) -> None:
     If the file gets shorter than the ``Content-Length`` already sent, the
     connection is cut rather than the response finished short.
     """
-    (site / "big.bin").write_bytes(b"x" * 10_000)
-    root = File(str(site))
-    root.bufferSize = 1000
-    request = _PullRequest([b"big.bin"])
-    child = getChildForRequest(root, request)
-    child.render(request)
-    producer = request.producer
-    producer.resumeProducing()
+    request, producer = _sendingBigFile(site)
     os.truncate(site / "big.bin", 1500)
     producer.resumeProducing()
     producer.resumeProducing()
