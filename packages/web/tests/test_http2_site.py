@@ -295,6 +295,22 @@ def upgradeRequest(client: h2.connection.H2Connection) -> bytes:
     )
 
 
+def upgraded(link: Link) -> bytes:
+    """
+    Check that the channel answered the upgrade with 101, then pass what
+    follows it to the HTTP/2 client.
+
+    :return: the body of the upgraded request's response (stream 1).
+    """
+    out = link.transport.value()
+    link.transport.clear()
+    head, _, rest = out.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101 ")
+    link.events.extend(link.client.receive_data(rest))
+    link.pump()
+    return link.response(1)[1]
+
+
 def test_h2cUpgradeThroughChannel() -> None:
     """
     An HTTP/1.1 request asking for h2c gets 101, then its response as
@@ -302,13 +318,7 @@ def test_h2cUpgradeThroughChannel() -> None:
     """
     link = Link(Factory(), StringTransport())
     link.channel.dataReceived(upgradeRequest(link.client))
-    out = link.transport.value()
-    link.transport.clear()
-    head, _, rest = out.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 101 ")
-    link.events.extend(link.client.receive_data(rest))
-    link.pump()
-    assert link.response(1)[1] == b"GET /up?q=1 HTTP/2 secure=0 args=q=1"
+    assert upgraded(link) == b"GET /up?q=1 HTTP/2 secure=0 args=q=1"
     sid = link.get(b"/again")
     link.pump()
     assert link.response(sid)[1] == b"GET /again HTTP/2 secure=0 args="
@@ -329,13 +339,7 @@ def test_h2cUpgradeSplitBytes() -> None:
         assert link.client.data_to_send() == preface
         link.channel.dataReceived(whole[:cut])
         link.channel.dataReceived(whole[cut:])
-        out = link.transport.value()
-        link.transport.clear()
-        head, _, rest = out.partition(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 101 ")
-        link.events.extend(link.client.receive_data(rest))
-        link.pump()
-        assert link.response(1)[1] == b"GET /up?q=1 HTTP/2 secure=0 args=q=1"
+        assert upgraded(link) == b"GET /up?q=1 HTTP/2 secure=0 args=q=1"
 
 
 def test_bodyLimitFromFactory() -> None:
