@@ -222,13 +222,7 @@ class Tag:
             too; when false, the copy shares its children with this tag.
         :return: the copy.
         """
-        copy = Tag.__new__(Tag)
-        copy.tagName = self.tagName
-        copy.render = self.render
-        copy.filename = self.filename
-        copy.lineNumber = self.lineNumber
-        copy.columnNumber = self.columnNumber
-        copy.slotData = None if self.slotData is None else dict(self.slotData)
+        copy = self._copyHead()
         if not deep:
             copy.attributes = dict(self.attributes)
             copy.children = list(self.children)
@@ -249,6 +243,18 @@ class Tag:
             target.children = [
                 _shallowClone(child, pending) for child in source.children
             ]
+        return copy
+
+    def _copyHead(self) -> Tag:
+        # A copy of everything but the attributes and children, which the
+        # caller fills in.
+        copy = Tag.__new__(Tag)
+        copy.tagName = self.tagName
+        copy.render = self.render
+        copy.filename = self.filename
+        copy.lineNumber = self.lineNumber
+        copy.columnNumber = self.columnNumber
+        copy.slotData = None if self.slotData is None else dict(self.slotData)
         return copy
 
     def clear(self) -> Tag:
@@ -277,13 +283,7 @@ def _shallowClone(value: Any, pending: list[tuple[Tag, Tag]]) -> Any:
     ``pending`` to be copied later.
     """
     if type(value) is Tag or isinstance(value, Tag):
-        copy = Tag.__new__(Tag)
-        copy.tagName = value.tagName
-        copy.render = value.render
-        copy.filename = value.filename
-        copy.lineNumber = value.lineNumber
-        copy.columnNumber = value.columnNumber
-        copy.slotData = None if value.slotData is None else dict(value.slotData)
+        copy = value._copyHead()
         pending.append((value, copy))
         return copy
     if isinstance(value, slot):
