@@ -397,12 +397,21 @@ def test_undeliveredBodyPausesReading() -> None:
     assert collector.body == b"x" * 70000
 
 
-def test_bodyProtocolPausesTransport() -> None:
-    c = Connected()
+def _halfDelivered(c: Connected) -> BodyCollector:
+    """
+    Send a request whose response has 2 of its 4 body bytes in, delivered
+    to a ``BodyCollector``.
+    """
     results, _ = c.request()
     c.protocol.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab")
     collector = BodyCollector()
     results[0].deliverBody(collector)
+    return collector
+
+
+def test_bodyProtocolPausesTransport() -> None:
+    c = Connected()
+    collector = _halfDelivered(c)
     collector.transport.pauseProducing()
     assert c.transport.producerState == "paused"
     collector.transport.resumeProducing()
@@ -416,10 +425,7 @@ def test_bodyProtocolPausesTransport() -> None:
 
 def test_bodyProtocolStops() -> None:
     c = Connected()
-    results, _ = c.request()
-    c.protocol.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab")
-    collector = BodyCollector()
-    results[0].deliverBody(collector)
+    collector = _halfDelivered(c)
     collector.transport.stopProducing()
     assert c.transport.aborted
     assert collector.reason is not None and collector.reason.check(ResponseFailed)
