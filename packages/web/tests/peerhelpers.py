@@ -1,12 +1,18 @@
 """
-Helpers for the tests that meet torsion-web over real sockets: a raw
-HTTP exchange, and the command line of headless Chromium.
+Helpers for the tests that meet torsion-web over real sockets: a server
+listening for the length of a block, a raw HTTP exchange, and the command
+line of headless Chromium.
 """
 
 from __future__ import annotations
 
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
+
+from webhelpers import listen
 
 #: Headless Chromium without a sandbox, GPU, first-run page or background
 #: traffic, so that a test run sees only the requests it makes.
@@ -53,3 +59,30 @@ def exchange(port: int, request: bytes, bytewise: bool = False) -> bytes:
                 break
             chunks.append(data)
     return b"".join(chunks)
+
+
+@asynccontextmanager
+async def serving(reactor: Any, factory: Any) -> AsyncIterator[int]:
+    """
+    Listen on ``127.0.0.1`` with ``factory`` (a ``Site`` or any protocol
+    factory) for the length of an ``async with`` block, then stop.
+
+    :return: (as the block's target) the port number.
+    """
+    port = listen(reactor, factory)
+    try:
+        yield port.getHost().port
+    finally:
+        await port.stopListening()
+
+
+def deadPort() -> int:
+    """
+    :return: a port on ``127.0.0.1`` where nothing listens (bound a moment
+        ago, then closed).
+    """
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    number: int = closed.getsockname()[1]
+    closed.close()
+    return number

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+from peerhelpers import deadPort, serving
 from webhelpers import inThread, listen
 
 from torsion.web import http, proxy
@@ -116,18 +117,14 @@ async def test_forwardProxyGET(reactor: Any, upstream: ForeignUpstream) -> None:
     path and query reach the upstream, with ``Host`` and ``X-Forwarded-For``;
     hop-by-hop response headers are dropped.
     """
-    port = listen(reactor, forwardProxyFactory(reactor))
-    try:
-        proxyURL = f"http://127.0.0.1:{port.getHost().port}"
+    async with serving(reactor, forwardProxyFactory(reactor)) as proxyPort:
         response = await inThread(
             requests.get,
             f"http://127.0.0.1:{upstream.port}/headers?a=1",
-            proxies={"http": proxyURL},
+            proxies={"http": f"http://127.0.0.1:{proxyPort}"},
             headers={"X-Test": "yes"},
             timeout=30,
         )
-    finally:
-        await port.stopListening()
     assert response.status_code == 200
     answer = response.json()
     assert answer["path"] == "/headers?a=1"
@@ -145,19 +142,16 @@ async def test_forwardProxyRefusesRelativeTarget(reactor: Any) -> None:
     A request with an origin-form target (not meant for a proxy) is 400;
     ``CONNECT`` is 501.
     """
-    port = listen(reactor, forwardProxyFactory(reactor))
-    try:
-        url = f"http://127.0.0.1:{port.getHost().port}/"
+    async with serving(reactor, forwardProxyFactory(reactor)) as proxyPort:
+        url = f"http://127.0.0.1:{proxyPort}/"
         plain = await inThread(requests.get, url, timeout=30)
 
         def connect() -> bytes:
-            with socket.create_connection(("127.0.0.1", port.getHost().port)) as s:
+            with socket.create_connection(("127.0.0.1", proxyPort)) as s:
                 s.sendall(b"CONNECT example.com:443 HTTP/1.1\r\nHost: x\r\n\r\n")
                 return s.recv(1024)
 
         connected = await inThread(connect)
-    finally:
-        await port.stopListening()
     assert plain.status_code == 400
     assert connected.startswith(b"HTTP/1.1 501 ")
 
@@ -166,20 +160,13 @@ async def test_forwardProxyUpstreamRefused(reactor: Any) -> None:
     """
     An unreachable target is 502.
     """
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    deadPort = closed.getsockname()[1]
-    closed.close()
-    port = listen(reactor, forwardProxyFactory(reactor))
-    try:
+    async with serving(reactor, forwardProxyFactory(reactor)) as proxyPort:
         response = await inThread(
             requests.get,
-            f"http://127.0.0.1:{deadPort}/",
-            proxies={"http": f"http://127.0.0.1:{port.getHost().port}"},
+            f"http://127.0.0.1:{deadPort()}/",
+            proxies={"http": f"http://127.0.0.1:{proxyPort}"},
             timeout=30,
         )
-    finally:
-        await port.stopListening()
     assert response.status_code == 502
 
 
@@ -201,17 +188,14 @@ async def test_reverseProxyHeaders(reactor: Any, upstream: ForeignUpstream) -> N
     client's headers, and ``X-Forwarded-For/-Proto/-Host``; the client sees
     the upstream's end-to-end headers only.
     """
-    port = listen(reactor, reverseProxySite(reactor, upstream.port))
-    try:
-        front = f"127.0.0.1:{port.getHost().port}"
+    async with serving(reactor, reverseProxySite(reactor, upstream.port)) as number:
+        front = f"127.0.0.1:{number}"
         response = await inThread(
             requests.get,
             f"http://{front}/proxied/headers?q=%20x",
             headers={"X-Forwarded-For": "192.0.2.1", "Cookie": "c=1"},
             timeout=30,
         )
-    finally:
-        await port.stopListening()
     assert response.status_code == 200
     answer = response.json()
     assert answer["path"] == "/headers?q=%20x"
@@ -230,16 +214,13 @@ async def test_reverseProxyPOST(reactor: Any, upstream: ForeignUpstream) -> None
     A request body goes upstream whole.
     """
     payload = bytes(range(256)) * 2000
-    port = listen(reactor, reverseProxySite(reactor, upstream.port))
-    try:
+    async with serving(reactor, reverseProxySite(reactor, upstream.port)) as number:
         response = await inThread(
             requests.post,
-            f"http://127.0.0.1:{port.getHost().port}/proxied/upload",
+            f"http://127.0.0.1:{number}/proxied/upload",
             data=payload,
             timeout=30,
         )
-    finally:
-        await port.stopListening()
     assert response.json() == {
         "length": len(payload),
         "sha256": hashlib.sha256(payload).hexdigest(),
@@ -291,17 +272,10 @@ async def test_reverseProxyRefused(reactor: Any) -> None:
     """
     An upstream port where nothing listens: 502.
     """
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    deadPort = closed.getsockname()[1]
-    closed.close()
-    port = listen(reactor, reverseProxySite(reactor, deadPort))
-    try:
+    async with serving(reactor, reverseProxySite(reactor, deadPort())) as number:
         response = await inThread(
-            requests.get, f"http://127.0.0.1:{port.getHost().port}/proxied/", timeout=30
+            requests.get, f"http://127.0.0.1:{number}/proxied/", timeout=30
         )
-    finally:
-        await port.stopListening()
     assert response.status_code == 502
     assert "Bad Gateway" in response.text
 
@@ -315,17 +289,11 @@ async def test_reverseProxyTimeout(reactor: Any) -> None:
     silent.bind(("127.0.0.1", 0))
     silent.listen(1)
     try:
-        port = listen(
-            reactor, reverseProxySite(reactor, silent.getsockname()[1], timeout=0.5)
-        )
-        try:
+        site = reverseProxySite(reactor, silent.getsockname()[1], timeout=0.5)
+        async with serving(reactor, site) as number:
             response = await inThread(
-                requests.get,
-                f"http://127.0.0.1:{port.getHost().port}/proxied/",
-                timeout=30,
+                requests.get, f"http://127.0.0.1:{number}/proxied/", timeout=30
             )
-        finally:
-            await port.stopListening()
     finally:
         silent.close()
     assert response.status_code == 504
