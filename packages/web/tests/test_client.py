@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from peerhelpers import deadPort
 from zope.interface.verify import verifyObject
 
 from torsion.internet import defer
@@ -464,13 +465,9 @@ async def test_readBodyMaxSize(reactor: Any, serve: Any, pool: Any) -> None:
 
 
 async def test_connectionRefused(reactor: Any) -> None:
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    port = listening.getsockname()[1]
-    listening.close()
     agent = Agent(reactor)
     with pytest.raises(Exception) as e:
-        await agent.request(b"GET", b"http://127.0.0.1:%d/" % port)
+        await agent.request(b"GET", b"http://127.0.0.1:%d/" % deadPort())
     assert "refused" in str(e.value).lower() or "Refused" in type(e.value).__name__
 
 
