@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json as _json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
 from torsion.internet.defer import Deferred, fail, succeed
@@ -386,70 +386,32 @@ def request(
     )
 
 
-def get(url: str | bytes, **kwargs: Any) -> Deferred[ClientResponse]:
-    """
-    ``request("GET", url, **kwargs)``.
+class _Shortcut(Protocol):
+    def __call__(self, url: str | bytes, **kwargs: Any) -> Deferred[ClientResponse]: ...
+
+
+def _shortcut(method: str) -> _Shortcut:
+    # One function per common method, each ``request`` with that method.
+    def send(url: str | bytes, **kwargs: Any) -> Deferred[ClientResponse]:
+        return request(method, url, **kwargs)
+
+    send.__name__ = send.__qualname__ = method.lower()
+    send.__doc__ = f"""
+    ``request("{method}", url, **kwargs)``.
 
     :param url: the URL.
     :param kwargs: as for ``request``.
     :return: a Deferred ``ClientResponse``.
     """
-    return request("GET", url, **kwargs)
+    return send
 
 
-def post(url: str | bytes, **kwargs: Any) -> Deferred[ClientResponse]:
-    """
-    ``request("POST", url, **kwargs)``.
-
-    :param url: the URL.
-    :param kwargs: as for ``request``.
-    :return: a Deferred ``ClientResponse``.
-    """
-    return request("POST", url, **kwargs)
-
-
-def put(url: str | bytes, **kwargs: Any) -> Deferred[ClientResponse]:
-    """
-    ``request("PUT", url, **kwargs)``.
-
-    :param url: the URL.
-    :param kwargs: as for ``request``.
-    :return: a Deferred ``ClientResponse``.
-    """
-    return request("PUT", url, **kwargs)
-
-
-def patch(url: str | bytes, **kwargs: Any) -> Deferred[ClientResponse]:
-    """
-    ``request("PATCH", url, **kwargs)``.
-
-    :param url: the URL.
-    :param kwargs: as for ``request``.
-    :return: a Deferred ``ClientResponse``.
-    """
-    return request("PATCH", url, **kwargs)
-
-
-def delete(url: str | bytes, **kwargs: Any) -> Deferred[ClientResponse]:
-    """
-    ``request("DELETE", url, **kwargs)``.
-
-    :param url: the URL.
-    :param kwargs: as for ``request``.
-    :return: a Deferred ``ClientResponse``.
-    """
-    return request("DELETE", url, **kwargs)
-
-
-def head(url: str | bytes, **kwargs: Any) -> Deferred[ClientResponse]:
-    """
-    ``request("HEAD", url, **kwargs)``.
-
-    :param url: the URL.
-    :param kwargs: as for ``request``.
-    :return: a Deferred ``ClientResponse``.
-    """
-    return request("HEAD", url, **kwargs)
+get = _shortcut("GET")
+post = _shortcut("POST")
+put = _shortcut("PUT")
+patch = _shortcut("PATCH")
+delete = _shortcut("DELETE")
+head = _shortcut("HEAD")
 
 
 def _adopt() -> None:
