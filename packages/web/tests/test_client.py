@@ -70,7 +70,10 @@ def post(
     """
     ``POST`` ``data`` to ``target`` with ``agent``.
     """
-    return agent.request(b"POST", target, headers, FileBodyProducer(io.BytesIO(data)))
+    d: Deferred[Any] = agent.request(
+        b"POST", target, headers, FileBodyProducer(io.BytesIO(data))
+    )
+    return d
 
 
 async def echoed(response: Any) -> Any:
