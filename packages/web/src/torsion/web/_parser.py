@@ -215,6 +215,14 @@ _FIELD_BLOCK = re.compile(
 _FIELD_ALL = re.compile(
     rb"([" + _TOKEN_CHARS + rb"]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*\r\n"
 )
+# A whole request head (request line, fields, blank line) in the common
+# shape, validated by one match: the fields' grammar is then known to hold.
+_FAST_HEAD = re.compile(
+    rb"([" + _TOKEN_CHARS + rb"]+) ([^\x00-\x20\x7f]+) HTTP/1\.([01])\r\n"
+    rb"((?:[" + _TOKEN_CHARS + rb"]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*)\r\n"
+)
+_V10: Final = (1, 0)
+_V11: Final = (1, 1)
 _CHUNK_LINE = re.compile(
     rb"([0-9A-Fa-f]{1,16})(?:[ \t]*;[^\x00-\x08\x0a-\x1f\x7f]*)?\Z"
 )
@@ -375,6 +383,62 @@ def parseRequestHead(
         RequestHead(m[1], m[2], (1, 1) if minor == b"1" else (1, 0), fields),
         end + 4,
     )
+
+
+def _parseServerHead(
+    data: bytes, limits: ParserLimits, searchFrom: int
+) -> tuple[bytes, bytes, tuple[int, int], dict[bytes, list[bytes]], int] | None:
+    """
+    ``parseRequestHead`` for the server: the same grammar, limits and
+    errors, but the fields come back as the dictionary ``Headers`` keeps
+    (lower-case name to the list of its values, in order), built once.
+
+    :return: ``None`` while incomplete, else ``(method, target, version,
+        fields, end)``.
+    """
+    start = 0
+    if data.startswith(b"\r\n"):
+        start = _skipEmptyLines(data)
+    end = data.find(b"\r\n\r\n", start if start > searchFrom else searchFrom)
+    if end >= 0 and end + 4 <= limits.maxHeadSize:
+        m = _FAST_HEAD.fullmatch(data, start, end + 4)
+        if m is not None:
+            block = m[4]
+            if (
+                m.start(4) - start - 2 <= limits.maxLineLength
+                and len(block) <= limits.maxFieldSize + 2
+            ):
+                version = _V11 if m[3] == b"1" else _V10
+                raw: dict[bytes, list[bytes]] = {}
+                if block:
+                    lines = block[:-2].split(b"\r\n")
+                    if len(lines) > limits.maxFields:
+                        raise HTTPParseError(431, "too many header fields")
+                    get = raw.get
+                    for line in lines:
+                        name, _, value = line.partition(b":")
+                        name = name.lower()
+                        value = value.strip(b" \t")
+                        values = get(name)
+                        if values is None:
+                            raw[name] = [value]
+                        else:
+                            values.append(value)
+                return m[1], m[2], version, raw, end + 4
+    # Anything else (incomplete, oversized or invalid) takes the general
+    # path, which finds the exact error.
+    result = parseRequestHead(data, limits, searchFrom)
+    if result is None:
+        return None
+    head, end = result
+    raw = {}
+    for name, value in head.fields:
+        values = raw.get(name)
+        if values is None:
+            raw[name] = [value]
+        else:
+            values.append(value)
+    return head.method, head.target, head.version, raw, end
 
 
 def parseResponseHead(

@@ -98,6 +98,7 @@ from torsion.web._httputil import (
     parseQueryString,
     stringToDatetime,
 )
+from torsion.web._parser import _V11, _parseServerHead
 from torsion.web._version import __version__
 from torsion.web.http_headers import Headers, canonicalName
 
@@ -132,6 +133,17 @@ _newHeaders = object.__new__
 _statusLines: dict[tuple[int, bytes], bytes] = {}
 # Header names (as given) already validated as tokens -> lower-case form.
 _validNames: dict[bytes, bytes] = {}
+
+
+# Lower-case header name -> b"Canonical-Name: ".
+_fieldPrefixes: dict[bytes, bytes] = {}
+
+
+def _fieldPrefix(name: bytes) -> bytes:
+    prefix = _canonical(name) + b": "
+    if len(_fieldPrefixes) < 1000:
+        _fieldPrefixes[name] = prefix
+    return prefix
 
 
 def _canonical(name: bytes) -> bytes:
@@ -297,8 +309,11 @@ class Request:
     def __init__(self, channel: Any, queued: object = None) -> None:
         self.channel = channel
         self.transport = getattr(channel, "transport", None)
-        self.requestHeaders = Headers()
-        self.responseHeaders = Headers()
+        # Built without ``Headers.__init__`` (one call less per request).
+        headers = self.requestHeaders = _newHeaders(Headers)
+        headers._raw = {}
+        headers = self.responseHeaders = _newHeaders(Headers)
+        headers._raw = {}
         self.cookies: list[bytes] = []
         self.args: dict[bytes, list[bytes]] = {}
         self.prepath: list[bytes] = []
@@ -741,6 +756,35 @@ class Request:
             b"HTTP/1.1", code, self.code_message, self.responseHeaders
         )
 
+    def _respondWhole(self, body: bytes) -> None:
+        """
+        Send the whole response at once: the head (``responseHeaders``
+        already holds ``Content-Length: len(body)``) and ``body``, then end
+        it, as ``write(body)`` and ``finish()`` would, in one transport
+        write.  Only for a channel with ``_writeWhole``, a request not yet
+        started, finished or disconnected, not ``HEAD``, and a status that
+        has a body.
+        """
+        self.startedWriting = True
+        raw = self.responseHeaders._raw
+        if b"date" not in raw:
+            dates = _dates
+            now = _time()
+            if now >= dates.nextSecond:
+                dates.update(now)
+            raw[b"date"] = [dates.httpDate]
+        if b"server" not in raw:
+            raw[b"server"] = [SERVER_VERSION]
+        if self.cookies:
+            raw.setdefault(b"set-cookie", []).extend(self.cookies)
+        self.sentLength += len(body)
+        channel = self.channel
+        channel._writeWhole(self.code, self.code_message, raw, body)
+        self.finished = True
+        channel.requestDone(self)
+        if self.notifications:
+            self._notify(None)
+
     def write(self, data: bytes) -> None:
         """
         Write response body bytes; the first call sends the status line and
@@ -912,6 +956,18 @@ def _negotiatedH2(transport: Any) -> bool:
         return getattr(transport, "negotiatedProtocol", None) == b"h2"
     except Exception:
         return False
+
+
+def _headFrom(
+    method: bytes,
+    target: bytes,
+    version: tuple[int, int],
+    raw: dict[bytes, list[bytes]],
+) -> _parser.RequestHead:
+    # The parser's head, for the rarer paths that want one (framing fields,
+    # h2c upgrade): fields grouped by name, each name's values in order.
+    fields = [(name, value) for name, values in raw.items() for value in values]
+    return _parser.RequestHead(method, target, version, fields)
 
 
 def _isH2CUpgrade(head: _parser.RequestHead) -> bytes | None:
@@ -1168,18 +1224,16 @@ class HTTPChannel(Protocol):
                         and self._priorKnowledge(buffer)
                     ):
                         break
-                    result = _parser.parseRequestHead(
-                        buffer, self._limits, self._searchFrom
-                    )
+                    result = _parseServerHead(buffer, self._limits, self._searchFrom)
                     if result is None:
                         self._searchFrom = max(0, len(buffer) - 3)
                         if self._timerKind != 2:
                             self._setDeadline(2, self.headerTimeout)
                         break
-                    head, end = result
+                    end = result[4]
                     self._searchFrom = 0
-                    self._buffer = buffer[end:]
-                    self._headReceived(head)
+                    self._buffer = buffer[end:] if end < len(buffer) else b""
+                    self._headReceived(result[0], result[1], result[2], result[3])
                 elif state == _BODY:
                     buffer = self._buffer
                     if not buffer:
@@ -1214,27 +1268,26 @@ class HTTPChannel(Protocol):
         self._switchProtocol(h2(self.factory, self._reactor), buffer)
         return True
 
-    def _headReceived(self, head: _parser.RequestHead) -> None:
-        limits = self._limits
-        version = head.version
-        raw: dict[bytes, list[bytes]] = {}
-        for name, value in head.fields:
-            values = raw.get(name)
-            if values is None:
-                raw[name] = [value]
-            else:
-                values.append(value)
+    def _headReceived(
+        self,
+        method: bytes,
+        target: bytes,
+        version: tuple[int, int],
+        raw: dict[bytes, list[bytes]],
+    ) -> None:
         headers = _newHeaders(Headers)
         headers._raw = raw
         if b"content-length" in raw or b"transfer-encoding" in raw:
-            length = _parser.requestBodyLength(head, limits)
+            length = _parser.requestBodyLength(
+                _headFrom(method, target, version, raw), self._limits
+            )
         else:
             length = 0
         hosts = raw.get(b"host")
         if hosts is not None and len(hosts) > 1:
             # RFC 9112 section 3.2: which host would be served is ambiguous.
             raise _parser.HTTPParseError(400, "more than one Host header field")
-        persistent = version == (1, 1)
+        persistent = version == _V11
         connection = raw.get(b"connection")
         if connection is not None:
             tokens = _tokens(connection)
@@ -1242,22 +1295,23 @@ class HTTPChannel(Protocol):
                 persistent = False
             elif b"keep-alive" in tokens:
                 persistent = True
-        self._requestCount += 1
-        if self._requestCount >= self.maxRequestsPerConnection or (
+        count = self._requestCount = self._requestCount + 1
+        if count >= self.maxRequestsPerConnection or (
             self._closeAfter is not None and self._reactor.seconds() >= self._closeAfter
         ):
             persistent = False
         self._persistent = persistent
-        maxBody = self.maxRequestBody
-        if length > 0 and maxBody is not None and length > maxBody:
-            raise _parser.HTTPParseError(413, "request body too large")
-        expect = raw.get(b"expect")
-        if expect is not None and version == (1, 1):
-            if expect[-1].lower() != b"100-continue":
+        if length:
+            maxBody = self.maxRequestBody
+            if length > 0 and maxBody is not None and length > maxBody:
+                raise _parser.HTTPParseError(413, "request body too large")
+        if b"expect" in raw and version == _V11:
+            if raw[b"expect"][-1].lower() != b"100-continue":
                 raise _parser.HTTPParseError(417, "unsupported expectation")
             if length != 0 and not self._buffer:
                 self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         if length == 0 and b"upgrade" in raw and self.h2cUpgrade:
+            head = _headFrom(method, target, version, raw)
             settings = _isH2CUpgrade(head)
             if settings is not None:
                 h2 = _loadHTTP2()
@@ -1267,16 +1321,15 @@ class HTTPChannel(Protocol):
         request = self.requestFactory(self)
         request.requestHeaders = headers
         self._request = request
-        self._method = head.method
-        self._target = head.target
-        self._version = b"HTTP/1.1" if version == (1, 1) else b"HTTP/1.0"
-        self._chunked = False
+        self._method = method
+        self._target = target
+        self._version = b"HTTP/1.1" if version == _V11 else b"HTTP/1.0"
         if length == 0:
             request.gotLength(0)
             self._dispatch()
         else:
             request.gotLength(None if length == _parser.CHUNKED else length)
-            self._decoder = _parser.bodyDecoder(length, limits)
+            self._decoder = _parser.bodyDecoder(length, self._limits)
             self._bodyReceived = 0
             self._state = _BODY
             self._setDeadline(3, self.bodyTimeout)
@@ -1340,10 +1393,27 @@ class HTTPChannel(Protocol):
             raw = {}
             for name, value in headers:
                 raw.setdefault(name.lower(), []).append(value)
-        persistent = self._persistent
-        bodyless = self._method == b"HEAD" or code < 200 or code in _BODYLESS_CODES
+        self._head = self._headBytes(code, reason, raw)
+
+    def _writeWhole(
+        self, code: int, reason: bytes, raw: dict[bytes, list[bytes]], body: bytes
+    ) -> None:
+        """
+        Send a whole response in one write: its head (``raw`` holds a single
+        ``Content-Length`` equal to ``len(body)``) and its body.  The request
+        calls ``requestDone`` next, as after ``writeHeaders`` and ``write``.
+        """
+        head = self._headBytes(code, reason, raw)
         self._remaining = None
-        if not bodyless:
+        if self._state != _CLOSED:
+            self.transport.write(head + body)
+
+    def _headBytes(
+        self, code: int, reason: bytes, raw: dict[bytes, list[bytes]]
+    ) -> bytes:
+        persistent = self._persistent
+        self._remaining = None
+        if not (self._method == b"HEAD" or code < 200 or code in _BODYLESS_CODES):
             lengths = raw.get(b"content-length")
             if lengths is not None:
                 value = lengths[-1]
@@ -1371,18 +1441,22 @@ class HTTPChannel(Protocol):
             self._persistent = persistent
         statusLine = _statusLines.get((code, reason))
         if statusLine is None:
-            statusLine = b"HTTP/1.1 %d %s\r\n" % (code, reason)
+            statusLine = b"HTTP/1.1 %d %s" % (code, reason)
             if len(_statusLines) < 200:
                 _statusLines[(code, reason)] = statusLine
-        parts = [statusLine]
-        extend = parts.extend
-        names = _canonicalNames
-        for name, values in raw.items():
-            canonical = names.get(name) or _canonical(name)
-            for value in values:
-                extend((canonical, b": ", value, b"\r\n"))
-        parts.append(b"\r\n")
-        self._head = b"".join(parts)
+        prefixes = _fieldPrefixes
+        return b"\r\n".join(
+            [
+                statusLine,
+                *[
+                    (prefixes.get(name) or _fieldPrefix(name)) + value
+                    for name, values in raw.items()
+                    for value in values
+                ],
+                b"",
+                b"",
+            ]
+        )
 
     def write(self, data: bytes) -> None:
         """

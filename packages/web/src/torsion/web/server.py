@@ -94,6 +94,35 @@ def _splitPath(path: bytes) -> list[bytes]:
     return [unquote_to_bytes(segment) for segment in path.split(b"/")]
 
 
+_plainClasses: dict[type, bool] = {}
+
+
+def _plainWrites(cls: type) -> bool:
+    """
+    :return: whether ``cls`` writes its response as ``Request`` does (no
+        override of the methods ``Request._respondWhole`` stands for), so
+        the one-write path may be used.
+    """
+    plain = _plainClasses.get(cls)
+    if plain is None:
+        plain = all(
+            getattr(cls, name) is getattr(Request, name)
+            for name in (
+                "write",
+                "finish",
+                "setHeader",
+                "_beforeHead",
+                "_sendHead",
+                "_respondWhole",
+                "requestDone",
+            )
+            if hasattr(Request, name)
+        )
+        if len(_plainClasses) < 100:
+            _plainClasses[cls] = plain
+    return plain
+
+
 @implementer(IRequest)
 class Request(Componentized, http.Request):
     """
@@ -122,7 +151,8 @@ class Request(Componentized, http.Request):
         :param channel: the channel the request arrived on.
         :param queued: ignored; accepted for compatibility.
         """
-        Componentized.__init__(self)
+        # What ``Componentized.__init__`` does, without the call.
+        self._adapterCache: dict[str, Any] = {}
         http.Request.__init__(self, channel, queued)
         self.sitepath: list[bytes] = []
         self._sessions: dict[bool, Session] = {}
@@ -211,7 +241,23 @@ class Request(Componentized, http.Request):
             )
             return
         if not self.startedWriting:
-            self.setHeader(b"content-length", b"%d" % len(body))
+            raw = self.responseHeaders._raw
+            raw[b"content-length"] = [b"%d" % len(body)]
+            code = self.code
+            if (
+                self._encoder is None
+                and self.method != b"HEAD"
+                and code >= 200
+                and code != 204
+                and code != 304
+                and _plainWrites(type(self))
+                and hasattr(self.channel, "_writeWhole")
+            ):
+                # The common case: head and body in one write, then done.
+                if self.defaultContentType is not None and b"content-type" not in raw:
+                    raw[b"content-type"] = [self.defaultContentType]
+                self._respondWhole(body)
+                return
         if self.method == b"HEAD":
             # The headers, Content-Length included, are those GET gives;
             # the body is dropped.
