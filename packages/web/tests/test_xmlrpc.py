@@ -19,6 +19,7 @@ import pytest
 from zope.interface.verify import verifyObject
 
 from torsion.internet.defer import Deferred, succeed
+from torsion.web._clientbodies import _BytesProducer
 from torsion.web.iweb import IBodyProducer, IResource
 from torsion.web.testing import DummyRequest, render
 from torsion.web.xmlrpc import (
@@ -29,7 +30,6 @@ from torsion.web.xmlrpc import (
     Fault,
     Proxy,
     ProxyError,
-    _BytesProducer,
     addIntrospection,
     loads,
     withRequest,

@@ -30,14 +30,12 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 from xml.parsers import expat
 
-from zope.interface import implementer
-
 from torsion.internet.defer import Deferred, fail, maybeDeferred
 from torsion.internet.protocol import Protocol
 from torsion.logger import Logger
 from torsion.python.failure import Failure
 from torsion.web.http_headers import Headers
-from torsion.web.iweb import IBodyProducer, IRequest
+from torsion.web.iweb import IRequest
 from torsion.web.resource import NOT_DONE_YET, Resource
 
 __all__ = [
@@ -363,28 +361,6 @@ def addIntrospection(xmlrpc: XMLRPC) -> None:
     xmlrpc.putSubHandler("system", XMLRPCIntrospection(xmlrpc))
 
 
-@implementer(IBodyProducer)
-class _BytesProducer:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-        self.length = len(body)
-
-    def startProducing(self, consumer: Any) -> Deferred[None]:
-        consumer.write(self._body)
-        d: Deferred[None] = Deferred()
-        d.callback(None)
-        return d
-
-    def pauseProducing(self) -> None:
-        pass
-
-    def resumeProducing(self) -> None:
-        pass
-
-    def stopProducing(self) -> None:
-        pass
-
-
 class _BoundedBody(Protocol):
     def __init__(self, limit: int, finished: Deferred[bytes]) -> None:
         self._limit = limit
@@ -487,6 +463,7 @@ class Proxy:
             for an XML-RPC fault, ``ProxyError`` for an HTTP error, or the
             connection's error.
         """
+        from torsion.web._clientbodies import _BytesProducer
         from torsion.web.client import Agent
 
         try:
