@@ -242,11 +242,9 @@ class WebSocketProtocol:
 
 class _ProtocolFactory:
     """
-    Builds protocols with ``protocol``, each told its factory.
-
-    :param protocol: a ``WebSocketProtocol`` subclass (or any callable
-        without arguments returning a protocol); overrides the class
-        attribute of the same name.
+    What the server and client factories share: ``protocol`` (the class
+    attribute, or the constructor's argument) builds each protocol, which
+    is told its factory.
     """
 
     protocol: Callable[[], WebSocketProtocol] | None = None
