@@ -930,6 +930,10 @@ def _tokens(values: list[bytes]) -> list[bytes]:
     return [t.strip(b" \t").lower() for value in values for t in value.split(b",")]
 
 
+_METHODS: Final = {
+    m: m for m in (b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"PATCH")
+}
+
 # Channel states.
 _HEAD, _BODY, _WAIT, _CLOSED, _SWITCHED = range(5)
 _PIPELINE_BYTES: Final = 64 * 1024
@@ -1050,14 +1054,14 @@ class HTTPChannel(Protocol):
     _producer: Any = None
     _sendTimer: Any = None
     _closeAfter: float | None = None
-
-    def __init__(self) -> None:
-        self._buffer = b""
-        self._waiting: list[bytes] = []
-        self._waitingBytes = 0
-        self._waitingHeads = 0
-        self._limits = _parser.DEFAULT_LIMITS
-        self._reactor: Any = None
+    # Defaults live on the class: an idle connection then keeps few
+    # instance attributes (memory per connection).
+    _buffer = b""
+    _waiting: list[bytes] | tuple[()] = ()
+    _waitingBytes = 0
+    _waitingHeads = 0
+    _limits = _parser.DEFAULT_LIMITS
+    _reactor: Any = None
 
     # -- setup ---------------------------------------------------------------
 
@@ -1067,11 +1071,20 @@ class HTTPChannel(Protocol):
         """
         factory = self.factory
         if factory is not None:
+            cls = type(self)
+            instance = self.__dict__
             for name in _FACTORY_SETTINGS:
                 value = getattr(factory, name, _MISSING)
-                if value is not _MISSING:
+                if value is _MISSING:
+                    continue
+                # Only what differs from the class default is stored on the
+                # connection (memory per idle connection).
+                default = getattr(cls, name, _MISSING)
+                if name in instance or (value is not default and value != default):
                     setattr(self, name, value)
-            self._limits = factory._parserLimits()
+            limits = factory._parserLimits()
+            if limits != self._limits:
+                self._limits = limits
             self._reactor = factory._reactor
         else:
             self._limits = _parser.ParserLimits(
@@ -1175,7 +1188,11 @@ class HTTPChannel(Protocol):
         if state == _WAIT:
             # Held as a list until the current response finishes, so bytes
             # trickling in meanwhile cost linear time.
-            self._waiting.append(data)
+            waiting = self._waiting
+            if waiting:
+                waiting.append(data)  # type: ignore[union-attr]
+            else:
+                self._waiting = [data]
             self._waitingBytes += len(data)
             self._waitingHeads += data.count(b"\r\n\r\n")
             if not self._paused and (
@@ -1193,7 +1210,7 @@ class HTTPChannel(Protocol):
     def _takeWaiting(self) -> None:
         if self._waiting:
             self._buffer += b"".join(self._waiting)
-            self._waiting = []
+            self._waiting = ()
         self._waitingBytes = 0
         self._waitingHeads = self._buffer.count(b"\r\n\r\n")
 
@@ -1231,7 +1248,8 @@ class HTTPChannel(Protocol):
                             self._setDeadline(2, self.headerTimeout)
                         break
                     end = result[4]
-                    self._searchFrom = 0
+                    if self._searchFrom:
+                        self._searchFrom = 0
                     self._buffer = buffer[end:] if end < len(buffer) else b""
                     self._headReceived(result[0], result[1], result[2], result[3])
                 elif state == _BODY:
@@ -1321,7 +1339,9 @@ class HTTPChannel(Protocol):
         request = self.requestFactory(self)
         request.requestHeaders = headers
         self._request = request
-        self._method = method
+        # The usual methods as shared constants: a connection keeps its
+        # last method, and that should not cost an object per connection.
+        self._method = _METHODS.get(method, method)
         self._target = target
         self._version = b"HTTP/1.1" if version == _V11 else b"HTTP/1.0"
         if length == 0:
@@ -1358,8 +1378,10 @@ class HTTPChannel(Protocol):
         self._timerKind = 0
         self._deadline = None
         request = self._request
+        target = self._target
+        self._target = b"/"
         try:
-            request.requestReceived(self._method, self._target, self._version)
+            request.requestReceived(self._method, target, self._version)
         except Exception:
             _log.failure(
                 "Unhandled error while processing {request!r}", request=request
@@ -1516,7 +1538,8 @@ class HTTPChannel(Protocol):
             tail = head + tail
         if tail and self._state != _CLOSED:
             self.transport.write(tail)
-        self._chunked = False
+        if self._chunked:
+            self._chunked = False
         self._request = None
         factory = self.factory
         if factory is not None:
@@ -1643,7 +1666,7 @@ class HTTPChannel(Protocol):
             return
         self._state = _CLOSED
         self._buffer = b""
-        self._waiting = []
+        self._waiting = ()
         self._cancelTimer()
         transport = self.transport
         if self._paused:
