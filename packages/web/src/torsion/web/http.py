@@ -1190,7 +1190,7 @@ class HTTPChannel(Protocol):
             # trickling in meanwhile cost linear time.
             waiting = self._waiting
             if waiting:
-                waiting.append(data)  # type: ignore[union-attr]
+                waiting.append(data)
             else:
                 self._waiting = [data]
             self._waitingBytes += len(data)
