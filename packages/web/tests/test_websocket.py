@@ -616,6 +616,29 @@ def test_keepalive() -> None:
     assert clock.getDelayedCalls() == []
 
 
+def test_serverDropsASilentPeerByDefault() -> None:
+    """
+    SECURITY LINE-11: a client that vanished without closing is found by
+    the server's default keepalive and its connection closed.
+    """
+    from torsion.web.websocket import (
+        DEFAULT_PING_INTERVAL,
+        DEFAULT_PING_TIMEOUT,
+        WebSocketResource,
+    )
+
+    resource = WebSocketResource(object())
+    _ws, tcp, clock, _proto = serverConnection(
+        pingInterval=resource.pingInterval, pingTimeout=resource.pingTimeout
+    )
+    clock.advance(DEFAULT_PING_INTERVAL)
+    assert isinstance(peerEvents(tcp)[0], Ping)
+    clock.advance(DEFAULT_PING_TIMEOUT)
+    events = peerEvents(tcp)
+    assert isinstance(events[0], CloseFrame) and events[0].code == 1011
+    assert tcp.disconnecting
+
+
 @implementer(IPushProducer)
 class Producer:
     def pauseProducing(self) -> None:

@@ -73,6 +73,7 @@ __all__ = [
     "DEFAULT_CLOSE_TIMEOUT",
     "DEFAULT_MAX_FRAME_SIZE",
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "DEFAULT_PING_INTERVAL",
     "DEFAULT_PING_TIMEOUT",
     "STATUSES",
     "ConnectionRejected",
@@ -95,6 +96,9 @@ DEFAULT_CLOSE_TIMEOUT = 10.0
 #: Seconds a keepalive ping waits for its pong before the connection is
 #: declared dead.
 DEFAULT_PING_TIMEOUT = 20.0
+#: Seconds between the server's keepalive pings (``WebSocketResource``), so
+#: a peer that vanished without closing is noticed and its connection freed.
+DEFAULT_PING_INTERVAL = 60.0
 _DEFAULT_DEFLATE = DeflateOptions()
 
 #: Seconds a client waits for the server's handshake answer.
@@ -766,7 +770,9 @@ class WebSocketResource:
         a bigger one closes the connection with 1009.
     :param maxFrameSize: largest frame accepted.
     :param closeTimeout: seconds to wait for the client's close frame.
-    :param pingInterval: seconds between keepalive pings, ``None`` for none.
+    :param pingInterval: seconds between keepalive pings
+        (``DEFAULT_PING_INTERVAL``), ``None`` for none: a client that stops
+        answering is disconnected ``pingTimeout`` seconds after a ping.
     :param pingTimeout: seconds a keepalive ping waits for its pong before
         the connection is closed with 1011.
     :param reactor: the reactor for timers; the global one by default.
@@ -784,7 +790,7 @@ class WebSocketResource:
         maxMessageSize: int = DEFAULT_MAX_MESSAGE_SIZE,
         maxFrameSize: int = DEFAULT_MAX_FRAME_SIZE,
         closeTimeout: float = DEFAULT_CLOSE_TIMEOUT,
-        pingInterval: float | None = None,
+        pingInterval: float | None = DEFAULT_PING_INTERVAL,
         pingTimeout: float = DEFAULT_PING_TIMEOUT,
         reactor: Any = None,
     ) -> None:
