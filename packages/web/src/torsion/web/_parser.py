@@ -403,12 +403,12 @@ def _parseServerHead(
     if end >= 0 and end + 4 <= limits.maxHeadSize:
         m = _FAST_HEAD.fullmatch(data, start, end + 4)
         if m is not None:
-            block = m[4]
+            method, target, minor, block = m.groups()
             if (
                 m.start(4) - start - 2 <= limits.maxLineLength
                 and len(block) <= limits.maxFieldSize + 2
             ):
-                version = _V11 if m[3] == b"1" else _V10
+                version = _V11 if minor == b"1" else _V10
                 raw: dict[bytes, list[bytes]] = {}
                 if block:
                     lines = block[:-2].split(b"\r\n")
@@ -424,7 +424,7 @@ def _parseServerHead(
                             raw[name] = [value]
                         else:
                             values.append(value)
-                return m[1], m[2], version, raw, end + 4
+                return method, target, version, raw, end + 4
     # Anything else (incomplete, oversized or invalid) takes the general
     # path, which finds the exact error.
     result = parseRequestHead(data, limits, searchFrom)

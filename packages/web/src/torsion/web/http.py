@@ -930,6 +930,9 @@ def _tokens(values: list[bytes]) -> list[bytes]:
     return [t.strip(b" \t").lower() for value in values for t in value.split(b",")]
 
 
+_SPECIAL_FIELDS: Final = frozenset(
+    {b"content-length", b"transfer-encoding", b"connection", b"expect", b"upgrade"}
+)
 _METHODS: Final = {
     m: m for m in (b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"PATCH")
 }
@@ -1295,47 +1298,51 @@ class HTTPChannel(Protocol):
     ) -> None:
         headers = _newHeaders(Headers)
         headers._raw = raw
-        if b"content-length" in raw or b"transfer-encoding" in raw:
-            length = _parser.requestBodyLength(
-                _headFrom(method, target, version, raw), self._limits
-            )
-        else:
-            length = 0
         hosts = raw.get(b"host")
         if hosts is not None and len(hosts) > 1:
             # RFC 9112 section 3.2: which host would be served is ambiguous.
             raise _parser.HTTPParseError(400, "more than one Host header field")
         persistent = version == _V11
-        connection = raw.get(b"connection")
-        if connection is not None:
-            tokens = _tokens(connection)
-            if b"close" in tokens:
-                persistent = False
-            elif b"keep-alive" in tokens:
-                persistent = True
+        length = 0
+        # One C-level test for the usual request: none of the fields below.
+        if not _SPECIAL_FIELDS.isdisjoint(raw):
+            if b"content-length" in raw or b"transfer-encoding" in raw:
+                length = _parser.requestBodyLength(
+                    _headFrom(method, target, version, raw), self._limits
+                )
+            connection = raw.get(b"connection")
+            if connection is not None:
+                tokens = _tokens(connection)
+                if b"close" in tokens:
+                    persistent = False
+                elif b"keep-alive" in tokens:
+                    persistent = True
+            if length:
+                maxBody = self.maxRequestBody
+                if length > 0 and maxBody is not None and length > maxBody:
+                    self._requestCount += 1
+                    raise _parser.HTTPParseError(413, "request body too large")
+            if b"expect" in raw and version == _V11:
+                if raw[b"expect"][-1].lower() != b"100-continue":
+                    self._requestCount += 1
+                    raise _parser.HTTPParseError(417, "unsupported expectation")
+                if length != 0 and not self._buffer:
+                    self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            if length == 0 and b"upgrade" in raw and self.h2cUpgrade:
+                head = _headFrom(method, target, version, raw)
+                settings = _isH2CUpgrade(head)
+                if settings is not None:
+                    h2 = _loadHTTP2()
+                    if h2 is not None:
+                        self._requestCount += 1
+                        self._upgradeH2C(h2, head, settings)
+                        return
         count = self._requestCount = self._requestCount + 1
         if count >= self.maxRequestsPerConnection or (
             self._closeAfter is not None and self._reactor.seconds() >= self._closeAfter
         ):
             persistent = False
         self._persistent = persistent
-        if length:
-            maxBody = self.maxRequestBody
-            if length > 0 and maxBody is not None and length > maxBody:
-                raise _parser.HTTPParseError(413, "request body too large")
-        if b"expect" in raw and version == _V11:
-            if raw[b"expect"][-1].lower() != b"100-continue":
-                raise _parser.HTTPParseError(417, "unsupported expectation")
-            if length != 0 and not self._buffer:
-                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if length == 0 and b"upgrade" in raw and self.h2cUpgrade:
-            head = _headFrom(method, target, version, raw)
-            settings = _isH2CUpgrade(head)
-            if settings is not None:
-                h2 = _loadHTTP2()
-                if h2 is not None:
-                    self._upgradeH2C(h2, head, settings)
-                    return
         request = self.requestFactory(self)
         request.requestHeaders = headers
         self._request = request
@@ -1425,10 +1432,38 @@ class HTTPChannel(Protocol):
         ``Content-Length`` equal to ``len(body)``) and its body.  The request
         calls ``requestDone`` next, as after ``writeHeaders`` and ``write``.
         """
-        head = self._headBytes(code, reason, raw)
-        self._remaining = None
+        # What ``_headBytes`` decides, for a response known to have a body
+        # of exactly its single Content-Length: only Connection is left.
+        connection = raw.get(b"connection")
+        if connection is not None:
+            if any(b"close" in value.lower() for value in connection):
+                self._persistent = False
+        elif not self._persistent:
+            raw[b"connection"] = [b"close"]
+        elif self._version == b"HTTP/1.0":
+            raw[b"connection"] = [b"keep-alive"]
+        statusLine = _statusLines.get((code, reason))
+        if statusLine is None:
+            statusLine = self._statusLine(code, reason)
+        prefixes = _fieldPrefixes
+        lines = [statusLine]
+        for name, values in raw.items():
+            prefix = prefixes.get(name) or _fieldPrefix(name)
+            if len(values) == 1:
+                lines.append(prefix + values[0])
+            else:
+                lines.extend([prefix + value for value in values])
+        lines.append(b"")
+        lines.append(body)
         if self._state != _CLOSED:
-            self.transport.write(head + body)
+            self.transport.write(b"\r\n".join(lines))
+
+    @staticmethod
+    def _statusLine(code: int, reason: bytes) -> bytes:
+        statusLine = b"HTTP/1.1 %d %s" % (code, reason)
+        if len(_statusLines) < 200:
+            _statusLines[(code, reason)] = statusLine
+        return statusLine
 
     def _headBytes(
         self, code: int, reason: bytes, raw: dict[bytes, list[bytes]]
@@ -1463,9 +1498,7 @@ class HTTPChannel(Protocol):
             self._persistent = persistent
         statusLine = _statusLines.get((code, reason))
         if statusLine is None:
-            statusLine = b"HTTP/1.1 %d %s" % (code, reason)
-            if len(_statusLines) < 200:
-                _statusLines[(code, reason)] = statusLine
+            statusLine = self._statusLine(code, reason)
         prefixes = _fieldPrefixes
         return b"\r\n".join(
             [

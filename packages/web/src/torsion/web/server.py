@@ -87,6 +87,8 @@ def _splitPath(path: bytes) -> list[bytes]:
     Split a request path into percent-decoded segments; decoding is done
     per segment, so ``%2F`` stays inside its segment.
     """
+    if path == b"/":
+        return [b""]
     if path.startswith(b"/"):
         path = path[1:]
     if b"%" not in path:
@@ -250,7 +252,7 @@ class Request(Componentized, http.Request):
                 and code >= 200
                 and code != 204
                 and code != 304
-                and _plainWrites(type(self))
+                and (_plainClasses.get(type(self)) or _plainWrites(type(self)))
                 and hasattr(self.channel, "_writeWhole")
             ):
                 # The common case: head and body in one write, then done.
