@@ -85,7 +85,9 @@ class FileDescriptor:
         if reactor is None:
             reactor = _globalReactor()
         self.reactor = reactor
-        self._buffer: deque[bytes | memoryview] = deque()
+        # The send buffer exists only while data waits to be sent: an idle
+        # connection does not keep an empty deque (760 bytes) around.
+        self._buffer: deque[bytes | memoryview] | tuple[()] = ()
         self._bufferSize = 0
 
     # -- to be provided by subclasses ------------------------------------
@@ -226,6 +228,8 @@ class FileDescriptor:
                 return
         else:
             chunk = data
+        if not buffer:
+            buffer = self._buffer = deque()
         buffer.append(chunk)
         self._bufferSize += len(chunk)
         if len(buffer) == 1:
@@ -275,6 +279,7 @@ class FileDescriptor:
                 return sent
             self._consume(sent)
         if not buffer:
+            self._buffer = ()
             self.stopWriting()
             if (
                 self.producer is not None
@@ -283,7 +288,7 @@ class FileDescriptor:
             ):
                 self.producerPaused = False
                 self.producer.resumeProducing()
-                if buffer:
+                if self._buffer:
                     return None
             if self.disconnecting:
                 return self._postLoseConnection()
@@ -298,6 +303,7 @@ class FileDescriptor:
     def _consume(self, sent: int) -> None:
         self._bufferSize -= sent
         buffer = self._buffer
+        assert isinstance(buffer, deque)
         while sent:
             head = buffer[0]
             size = len(head)
@@ -369,7 +375,7 @@ class FileDescriptor:
         self.connected = False
         self.stopReading()
         self.stopWriting()
-        self._buffer.clear()
+        self._buffer = ()
         self._bufferSize = 0
         producer, self.producer = self.producer, None
         if producer is not None:
