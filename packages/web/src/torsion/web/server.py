@@ -125,6 +125,28 @@ def _plainWrites(cls: type) -> bool:
     return plain
 
 
+# Channel classes that send a whole response through ``_writeWhole``: the
+# HTTP/1.x channel, unless a subclass changes how it writes.
+_wholeWriters: dict[type, bool] = {}
+
+
+def _writesWhole(cls: type) -> bool:
+    """
+    :return: whether channels of class ``cls`` may be handed a whole
+        response (``_writeWhole``).
+    """
+    whole = _wholeWriters.get(cls)
+    if whole is None:
+        base = http.HTTPChannel
+        whole = issubclass(cls, base) and all(
+            getattr(cls, name) is getattr(base, name)
+            for name in ("writeHeaders", "write", "requestDone", "_writeWhole")
+        )
+        if len(_wholeWriters) < 100:
+            _wholeWriters[cls] = whole
+    return whole
+
+
 @implementer(IRequest)
 class Request(Componentized, http.Request):
     """
@@ -253,10 +275,19 @@ class Request(Componentized, http.Request):
                 and code != 204
                 and code != 304
                 and (_plainClasses.get(type(self)) or _plainWrites(type(self)))
-                and hasattr(self.channel, "_writeWhole")
+                and (
+                    _wholeWriters.get(type(self.channel))
+                    or _writesWhole(type(self.channel))
+                )
             ):
                 # The common case: head and body in one write, then done.
-                if self.defaultContentType is not None and b"content-type" not in raw:
+                # (An empty body is finished without a write, which sets no
+                # default Content-Type.)
+                if (
+                    body
+                    and self.defaultContentType is not None
+                    and b"content-type" not in raw
+                ):
                     raw[b"content-type"] = [self.defaultContentType]
                 self._respondWhole(body)
                 return
