@@ -375,17 +375,20 @@ class Request:
         self.uri = path
         self.clientproto = version
         self._bodyless = command == b"HEAD"
-        maxFields = getattr(self.channel, "maxFormFields", 1000)
         query = path.find(b"?")
+        ctypes = self.requestHeaders._raw.get(b"content-type")
         try:
             if query < 0:
                 self.path = path
+                if ctypes is not None:
+                    maxFields = getattr(self.channel, "maxFormFields", 1000)
+                    self._parseBody(ctypes[-1], content, maxFields)
             else:
+                maxFields = getattr(self.channel, "maxFormFields", 1000)
                 self.path = path[:query]
                 self.args = parseQueryString(path[query + 1 :], maxFields)
-            ctypes = self.requestHeaders._raw.get(b"content-type")
-            if ctypes is not None:
-                self._parseBody(ctypes[-1], content, maxFields)
+                if ctypes is not None:
+                    self._parseBody(ctypes[-1], content, maxFields)
         except ValueError as e:
             self._badRequest(str(e))
             return
