@@ -14,7 +14,7 @@ import pytest
 
 from torsion.internet.address import IPv4Address
 from torsion.internet.testing import MemoryReactorClock, StringTransport
-from torsion.web import http, server
+from torsion.web import _parser, http, server
 from torsion.web.iweb import IRequest
 from torsion.web.resource import Resource
 
@@ -189,3 +189,83 @@ def test_subclassedChannelTakesGeneralPath() -> None:
     channel.dataReceived(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     assert written == [b"body"]
     assert transport.value().endswith(b"\r\n\r\nbody")
+
+
+# -- the server's head parser agrees with parseRequestHead -----------------
+
+_LIMITS = _parser.ParserLimits(
+    maxLineLength=64, maxFieldSize=40, maxHeadSize=400, maxFields=6
+)
+
+
+def _field(size: int, name: bytes = b"X-A") -> bytes:
+    return name + b": " + b"v" * (size - len(name) - 2)
+
+
+HEADS = {
+    "simple": b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "noFields": b"GET /x?y HTTP/1.0\r\n\r\n",
+    "emptyLinesFirst": b"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "repeated": b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\na: 3\r\n\r\n",
+    "spaces": b"GET / HTTP/1.1\r\nA:\t 1 \t\r\nB:\r\n\r\n",
+    "obsText": b"GET / HTTP/1.1\r\nA: \xe9t\xe9\r\n\r\n",
+    "fieldAtLimit": b"GET / HTTP/1.1\r\n"
+    + b"\r\n".join([_field(40)] * 5)
+    + b"\r\n\r\n",
+    "fieldOverLimit": b"GET / HTTP/1.1\r\n"
+    + b"\r\n".join([_field(40)] * 4 + [_field(41)])
+    + b"\r\n\r\n",
+    "fieldsAtLimit": b"GET / HTTP/1.1\r\n" + b"A: 1\r\n" * 6 + b"\r\n",
+    "fieldsOverLimit": b"GET / HTTP/1.1\r\n" + b"A: 1\r\n" * 7 + b"\r\n",
+    "lineAtLimit": b"GET /" + b"a" * 50 + b" HTTP/1.1\r\n\r\n",
+    "lineOverLimit": b"GET /" + b"a" * 51 + b" HTTP/1.1\r\n\r\n",
+    "headOverLimit": b"GET / HTTP/1.1\r\n" + (_field(40) + b"\r\n") * 10 + b"\r\n",
+    "badChar": b"GET / HTTP/1.1\r\nA: \x01\r\n\r\n",
+    "bareLF": b"GET / HTTP/1.1\r\nA: 1\nB: 2\r\n\r\n",
+    "spaceBeforeColon": b"GET / HTTP/1.1\r\nA : 1\r\n\r\n",
+    "folded": b"GET / HTTP/1.1\r\nA: 1\r\n 2\r\n\r\n",
+    "version": b"GET / HTTP/1.2\r\n\r\n",
+    "badMethod": b"G(T / HTTP/1.1\r\n\r\n",
+    "incomplete": b"GET / HTTP/1.1\r\nHost: a\r\n",
+}
+
+
+def _outcome(parse: Any, data: bytes) -> Any:
+    try:
+        return parse(data)
+    except _parser.HTTPParseError as e:
+        return ("error", e.status, e.message)
+
+
+def _general(data: bytes) -> Any:
+    result = _parser.parseRequestHead(data, _LIMITS)
+    if result is None:
+        return None
+    head, end = result
+    raw: dict[bytes, list[bytes]] = {}
+    for name, value in head.fields:
+        raw.setdefault(name, []).append(value)
+    return head.method, head.target, head.version, raw, end
+
+
+@pytest.mark.parametrize("case", sorted(HEADS))
+def test_serverHeadParserAgrees(case: str) -> None:
+    data = HEADS[case]
+    expected = _outcome(_general, data)
+    assert _outcome(lambda d: _parser._parseServerHead(d, _LIMITS, 0), data) == (
+        expected
+    )
+
+
+def test_serverHeadParserBoundaries() -> None:
+    def parse(case: str) -> Any:
+        return _outcome(lambda d: _parser._parseServerHead(d, _LIMITS, 0), HEADS[case])
+
+    assert parse("fieldAtLimit")[3][b"x-a"] == [b"v" * 35] * 5
+    assert parse("fieldOverLimit")[:2] == ("error", 431)
+    assert len(parse("fieldsAtLimit")[3][b"a"]) == 6
+    assert parse("fieldsOverLimit")[:2] == ("error", 431)
+    assert parse("lineAtLimit")[1] == b"/" + b"a" * 50
+    assert parse("lineOverLimit")[:2] == ("error", 414)
+    assert parse("headOverLimit")[:2] == ("error", 431)
+    assert parse("spaces")[3] == {b"a": [b"1"], b"b": [b""]}

@@ -400,31 +400,35 @@ def _parseServerHead(
     if data.startswith(b"\r\n"):
         start = _skipEmptyLines(data)
     end = data.find(b"\r\n\r\n", start if start > searchFrom else searchFrom)
-    if end >= 0 and end + 4 <= limits.maxHeadSize:
+    lineEnd = data.find(b"\r\n", start)
+    if (
+        end >= 0
+        and end + 4 <= limits.maxHeadSize
+        and lineEnd - start <= limits.maxLineLength
+    ):
         m = _FAST_HEAD.fullmatch(data, start, end + 4)
         if m is not None:
             method, target, minor, block = m.groups()
-            if (
-                m.start(4) - start - 2 <= limits.maxLineLength
-                and len(block) <= limits.maxFieldSize + 2
-            ):
-                version = _V11 if minor == b"1" else _V10
-                raw: dict[bytes, list[bytes]] = {}
-                if block:
-                    lines = block[:-2].split(b"\r\n")
-                    if len(lines) > limits.maxFields:
-                        raise HTTPParseError(431, "too many header fields")
-                    get = raw.get
-                    for line in lines:
-                        name, _, value = line.partition(b":")
-                        name = name.lower()
-                        value = value.strip(b" \t")
-                        values = get(name)
-                        if values is None:
-                            raw[name] = [value]
-                        else:
-                            values.append(value)
-                return method, target, version, raw, end + 4
+            version = _V11 if minor == b"1" else _V10
+            raw: dict[bytes, list[bytes]] = {}
+            if block:
+                lines = block[:-2].split(b"\r\n")
+                if len(lines) > limits.maxFields:
+                    raise HTTPParseError(431, "too many header fields")
+                maxField = limits.maxFieldSize
+                if len(block) > maxField + 2 and max(map(len, lines)) > maxField:
+                    raise HTTPParseError(431, "header field too long")
+                get = raw.get
+                for line in lines:
+                    name, _, value = line.partition(b":")
+                    name = name.lower()
+                    value = value.strip(b" \t")
+                    values = get(name)
+                    if values is None:
+                        raw[name] = [value]
+                    else:
+                        values.append(value)
+            return method, target, version, raw, end + 4
     # Anything else (incomplete, oversized or invalid) takes the general
     # path, which finds the exact error.
     result = parseRequestHead(data, limits, searchFrom)
