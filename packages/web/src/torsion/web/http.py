@@ -135,6 +135,10 @@ _statusLines: dict[tuple[int, bytes], bytes] = {}
 _validNames: dict[bytes, bytes] = {}
 
 
+# (code, reason, content type) -> (the Date value they were made with, the
+# head up to the Content-Length value, the head after it).
+_bareHeads: dict[tuple[int, bytes, bytes], tuple[bytes, bytes, bytes]] = {}
+
 # Lower-case header name -> b"Canonical-Name: ".
 _fieldPrefixes: dict[bytes, bytes] = {}
 
@@ -783,6 +787,28 @@ class Request:
         self.sentLength += len(body)
         channel = self.channel
         channel._writeWhole(self.code, self.code_message, raw, body)
+        self.finished = True
+        channel.requestDone(self)
+        if self.notifications:
+            self._notify(None)
+
+    def _respondBare(self, body: bytes, contentType: bytes) -> None:
+        """
+        ``_respondWhole`` for a response whose only header fields are
+        Content-Length (already set), ``contentType``, Date and Server.
+        """
+        self.startedWriting = True
+        raw = self.responseHeaders._raw
+        raw[b"content-type"] = [contentType]
+        dates = _dates
+        now = _time()
+        if now >= dates.nextSecond:
+            dates.update(now)
+        raw[b"date"] = [dates.httpDate]
+        raw[b"server"] = [SERVER_VERSION]
+        self.sentLength += len(body)
+        channel = self.channel
+        channel._writeBare(self.code, self.code_message, contentType, raw, body)
         self.finished = True
         channel.requestDone(self)
         if self.notifications:
@@ -1460,6 +1486,43 @@ class HTTPChannel(Protocol):
         lines.append(body)
         if self._state != _CLOSED:
             self.transport.write(b"\r\n".join(lines))
+
+    def _writeBare(
+        self,
+        code: int,
+        reason: bytes,
+        contentType: bytes,
+        raw: dict[bytes, list[bytes]],
+        body: bytes,
+    ) -> None:
+        """
+        ``_writeWhole`` for a head of exactly Content-Length, Content-Type,
+        Date and Server (in that order, as in ``raw``): the bytes around the
+        length are made once a second.
+        """
+        if not self._persistent or self._version != b"HTTP/1.1":
+            # A Connection field is needed.
+            self._writeWhole(code, reason, raw, body)
+            return
+        key = (code, reason, contentType)
+        cached = _bareHeads.get(key)
+        date = _dates.httpDate
+        if cached is None or cached[0] is not date:
+            statusLine = _statusLines.get((code, reason))
+            if statusLine is None:
+                statusLine = self._statusLine(code, reason)
+            cached = (
+                date,
+                statusLine + b"\r\nContent-Length: ",
+                b"\r\nContent-Type: %s\r\nDate: %s\r\nServer: %s\r\n\r\n"
+                % (contentType, date, SERVER_VERSION),
+            )
+            if len(_bareHeads) < 100 or key in _bareHeads:
+                _bareHeads[key] = cached
+        if self._state != _CLOSED:
+            self.transport.write(
+                b"".join((cached[1], raw[b"content-length"][0], cached[2], body))
+            )
 
     @staticmethod
     def _statusLine(code: int, reason: bytes) -> bytes:

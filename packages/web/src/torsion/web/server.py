@@ -116,6 +116,7 @@ def _plainWrites(cls: type) -> bool:
                 "_beforeHead",
                 "_sendHead",
                 "_respondWhole",
+                "_respondBare",
                 "requestDone",
             )
             if hasattr(Request, name)
@@ -140,7 +141,13 @@ def _writesWhole(cls: type) -> bool:
         base = http.HTTPChannel
         whole = issubclass(cls, base) and all(
             getattr(cls, name) is getattr(base, name)
-            for name in ("writeHeaders", "write", "requestDone", "_writeWhole")
+            for name in (
+                "writeHeaders",
+                "write",
+                "requestDone",
+                "_writeWhole",
+                "_writeBare",
+            )
         )
         if len(_wholeWriters) < 100:
             _wholeWriters[cls] = whole
@@ -169,6 +176,8 @@ class Request(Componentized, http.Request):
     _encoder: Any = None
     _encoding = False
     _renderResult: Deferred[Any] | None = None
+    # Made by the first getSession (most requests have none).
+    _sessions: dict[bool, Session] | None = None
 
     def __init__(self, channel: Any, queued: object = None) -> None:
         """
@@ -179,7 +188,6 @@ class Request(Componentized, http.Request):
         self._adapterCache: dict[str, Any] = {}
         http.Request.__init__(self, channel, queued)
         self.sitepath: list[bytes] = []
-        self._sessions: dict[bool, Session] = {}
 
     # -- processing --------------------------------------------------------
 
@@ -266,6 +274,7 @@ class Request(Componentized, http.Request):
             return
         if not self.startedWriting:
             raw = self.responseHeaders._raw
+            bare = not raw
             raw[b"content-length"] = [b"%d" % len(body)]
             code = self.code
             if (
@@ -283,6 +292,11 @@ class Request(Componentized, http.Request):
                 # The common case: head and body in one write, then done.
                 # (An empty body is finished without a write, which sets no
                 # default Content-Type.)
+                contentType = self.defaultContentType
+                if bare and body and contentType is not None and not self.cookies:
+                    # The resource set no header: the head is known.
+                    self._respondBare(body, contentType)
+                    return
                 if (
                     body
                     and self.defaultContentType is not None
@@ -447,7 +461,10 @@ class Request(Componentized, http.Request):
         :return: the ``Session`` (or its component).
         """
         secure = self.isSecure() and not forceNotSecure
-        session = self._sessions.get(secure)
+        sessions = self._sessions
+        if sessions is None:
+            sessions = self._sessions = {}
+        session = sessions.get(secure)
         if session is None:
             cookieName = b"TORSION_SECURE_SESSION" if secure else b"TORSION_SESSION"
             uid = self.getCookie(cookieName)
@@ -470,7 +487,7 @@ class Request(Componentized, http.Request):
                     httpOnly=True,
                     sameSite="lax",
                 )
-            self._sessions[secure] = session
+            sessions[secure] = session
         session.touch()
         if sessionInterface is not None:
             return sessionInterface(session)
@@ -482,7 +499,10 @@ class Request(Componentized, http.Request):
         The session ``getSession`` found for this request (the secure one
         over TLS), or ``None`` if it was not called.
         """
-        return self._sessions.get(self.isSecure()) or self._sessions.get(False)
+        sessions = self._sessions
+        if not sessions:
+            return None
+        return sessions.get(self.isSecure()) or sessions.get(False)
 
     # -- URLs --------------------------------------------------------------
 
