@@ -99,3 +99,20 @@ def feedWays(data: bytes) -> list[list[bytes]]:
     if len(data) <= 200:
         ways.extend([data[:i], data[i:]] for i in range(1, len(data)))
     return ways
+
+
+def assertLingeringClose(
+    channel: http.HTTPChannel, transport: StringTransport, clock: MemoryReactorClock
+) -> None:
+    """
+    The channel refused a body (413) or answered before reading it: it shut
+    down its writing side at once, keeps reading (and dropping) what the
+    client still sends, and closes the connection ``lingerTimeout`` seconds
+    later.
+    """
+    assert transport.writeDisconnected
+    assert not transport.disconnecting
+    channel.dataReceived(b"more of the refused body")
+    assert channel.lingerTimeout is not None
+    clock.advance(channel.lingerTimeout)
+    assert transport.disconnecting

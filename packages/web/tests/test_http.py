@@ -11,7 +11,14 @@ import time
 from typing import Any
 
 import pytest
-from httphelpers import EchoRequest, feedWays, header, makeChannel, readResponses
+from httphelpers import (
+    EchoRequest,
+    assertLingeringClose,
+    feedWays,
+    header,
+    makeChannel,
+    readResponses,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from zope.interface.verify import verifyObject
@@ -382,14 +389,14 @@ def test_expectContinueTooLarge() -> None:
     """
     HTTP-19: a body over the limit is refused before it is read.
     """
-    channel, transport, _ = makeChannel(maxRequestBody=10)
+    channel, transport, clock = makeChannel(maxRequestBody=10)
     channel.dataReceived(
         b"POST /u HTTP/1.1\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n"
     )
     value = transport.value()
     assert value.startswith(b"HTTP/1.1 413 ")
     assert b"100 Continue" not in value
-    assert transport.disconnecting
+    assertLingeringClose(channel, transport, clock)
 
 
 def test_unknownExpectation() -> None:
@@ -412,10 +419,10 @@ def test_maxRequestBodyBoundary(chunked: bool) -> None:
     channel.dataReceived(request(100))
     [(head, _)] = readResponses(transport.value())
     assert head.status == 200
-    channel, transport, _ = makeChannel(maxRequestBody=100)
+    channel, transport, clock = makeChannel(maxRequestBody=100)
     channel.dataReceived(request(101))
     assert transport.value().startswith(b"HTTP/1.1 413 ")
-    assert transport.disconnecting
+    assertLingeringClose(channel, transport, clock)
 
 
 def test_unlimitedBody() -> None:

@@ -235,3 +235,39 @@ async def test_slowlorisClosedByHeaderTimeout(reactor: Any) -> None:
         await factory.allClosed()
     finally:
         await port.stopListening()
+
+
+def _uploadTooLarge(port: int, size: int) -> bytes:
+    """
+    Send a request head and a ``size``-byte body the server refuses, the
+    whole body, and only then read the answer (as naive clients do).
+    """
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(
+            b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size
+        )
+        chunk = b"x" * 65536
+        for _ in range(size // len(chunk)):
+            s.sendall(chunk)
+        received = b""
+        while True:
+            data = s.recv(65536)
+            if not data:
+                return received
+            received += data
+
+
+async def test_refusedUploadStillGetsItsAnswer(reactor: Any) -> None:
+    """
+    HTTP-19 over a real socket: a client that sends its whole 8 MiB body
+    before reading still reads the 413; the server drains the refused body
+    instead of resetting the connection under the client.
+    """
+    factory = TrackingFactory(reactor=reactor, maxRequestBody=1024)
+    port = listen(reactor, factory)
+    try:
+        answer = await inThread(_uploadTooLarge, port.getHost().port, 8 * 1024 * 1024)
+        assert answer.startswith(b"HTTP/1.1 413 ")
+        await factory.allClosed()
+    finally:
+        await port.stopListening()

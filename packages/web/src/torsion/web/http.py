@@ -1059,6 +1059,7 @@ class HTTPChannel(Protocol):
     bodyTimeout: float | None = 60
     abortTimeout: float | None = 15
     sendTimeout: float | None = 60
+    lingerTimeout: float | None = 2
     h2cUpgrade: bool = True
 
     _state = _HEAD
@@ -1082,6 +1083,7 @@ class HTTPChannel(Protocol):
     _inLoop = False
     _searchFrom = 0
     _abortCall: Any = None
+    _lingerCall: Any = None
     _lostConnection = False
     _producer: Any = None
     _sendTimer: Any = None
@@ -1650,8 +1652,10 @@ class HTTPChannel(Protocol):
             return
         if self._state == _BODY:
             # Answered before its body was read: the rest of the body cannot
-            # be told from the next request without reading it; close.
-            self._persistent = False
+            # be told from the next request without reading it; close, but
+            # let the client finish sending first.
+            self._closeLingering()
+            return
         if not self._persistent:
             self._closeConnection()
             return
@@ -1775,6 +1779,40 @@ class HTTPChannel(Protocol):
         if self.abortTimeout is not None and not self._lostConnection:
             self._abortCall = self._reactor.callLater(self.abortTimeout, self._abort)
 
+    def _closeLingering(self) -> None:
+        """
+        Close after answering a request whose body was not (all) read: the
+        client may still be sending it, and closing a socket with unread
+        input makes the kernel reset the connection, which can destroy the
+        answer before the client reads it (RFC 9112 section 9.6).  So our
+        side is shut down first and what still arrives is read and dropped
+        for ``lingerTimeout`` seconds before the connection is closed.
+        """
+        transport = self.transport
+        halfClose = getattr(transport, "loseWriteConnection", None)
+        if self.lingerTimeout is None or halfClose is None or self._lostConnection:
+            self._closeConnection()
+            return
+        if self._state == _CLOSED:
+            return
+        self._state = _CLOSED
+        self._buffer = b""
+        self._waiting = ()
+        self._cancelTimer()
+        if self._paused:
+            self._paused = False
+            self._resumeTransport()
+        halfClose()
+        self._lingerCall = self._reactor.callLater(self.lingerTimeout, self._lingerOver)
+
+    def _lingerOver(self) -> None:
+        self._lingerCall = None
+        if self._lostConnection:
+            return
+        self.transport.loseConnection()
+        if self.abortTimeout is not None:
+            self._abortCall = self._reactor.callLater(self.abortTimeout, self._abort)
+
     def _abort(self) -> None:
         self._abortCall = None
         if not self._lostConnection:
@@ -1805,7 +1843,11 @@ class HTTPChannel(Protocol):
                 b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
                 % (status, phrase, len(body), body)
             )
-        self._closeConnection()
+        if status == 413:
+            # The client may still be sending the body it was refused.
+            self._closeLingering()
+        else:
+            self._closeConnection()
         if request is not None and not request.finished:
             request.connectionLost(
                 Failure(ConnectionDone(f"the request was refused: {message}"))
@@ -1826,6 +1868,9 @@ class HTTPChannel(Protocol):
         if self._abortCall is not None and self._abortCall.active():
             self._abortCall.cancel()
         self._abortCall = None
+        if self._lingerCall is not None and self._lingerCall.active():
+            self._lingerCall.cancel()
+        self._lingerCall = None
         request = self._request
         self._request = None
         if request is not None and not request.finished:
@@ -1937,6 +1982,7 @@ _FACTORY_SETTINGS: Final = (
     "bodyTimeout",
     "abortTimeout",
     "sendTimeout",
+    "lingerTimeout",
     "h2cUpgrade",
 )
 
@@ -2029,6 +2075,10 @@ class HTTPFactory(ServerFactory):
         aborting it.
     :param sendTimeout: seconds a response producer may stay paused because
         the client stopped reading before the connection is aborted.
+    :param lingerTimeout: after answering a request whose body was not read
+        (413, or a resource that answered early), seconds to keep reading
+        and dropping what the client still sends before closing, so the
+        answer is not lost to a connection reset (``None``: close at once).
     :param h2cUpgrade: allow cleartext HTTP/2 when the ``h2`` package is
         installed: the ``Upgrade: h2c`` request, and connections opening
         with the HTTP/2 preface ("prior knowledge").
@@ -2061,6 +2111,7 @@ class HTTPFactory(ServerFactory):
         bodyTimeout: float | None = 60,
         abortTimeout: float | None = 15,
         sendTimeout: float | None = 60,
+        lingerTimeout: float | None = 2,
         h2cUpgrade: bool = True,
     ) -> None:
         if reactor is None:
@@ -2085,6 +2136,7 @@ class HTTPFactory(ServerFactory):
         self.bodyTimeout = bodyTimeout
         self.abortTimeout = abortTimeout
         self.sendTimeout = sendTimeout
+        self.lingerTimeout = lingerTimeout
         self.h2cUpgrade = h2cUpgrade
         self._limitsCache: tuple[tuple[int, ...], _parser.ParserLimits] | None = None
 
