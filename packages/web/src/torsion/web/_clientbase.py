@@ -140,7 +140,35 @@ class URI:
         return f"URI.fromBytes({self.toBytes()!r})"
 
 
+#: Parts of recently requested URIs: a client usually asks the same few URLs
+#: again and again, and parsing one costs more than the rest of the request's
+#: bookkeeping.  Only valid http/https URIs are kept, each as the arguments
+#: for a fresh ``URI`` (callers may change the one they get).
+_uriCache: dict[bytes, tuple[Any, ...]] = {}
+_URI_CACHE_SIZE = 256
+
+
 def _ensureValidURI(uri: bytes) -> URI:
+    parts = _uriCache.get(uri) if type(uri) is bytes else None
+    if parts is not None:
+        return URI(*parts)
+    parsed = _parseValidURI(uri)
+    if len(_uriCache) >= _URI_CACHE_SIZE:
+        _uriCache.clear()
+    _uriCache[uri] = (
+        parsed.scheme,
+        parsed.netloc,
+        parsed.host,
+        parsed.port,
+        parsed.path,
+        parsed.params,
+        parsed.query,
+        parsed.fragment,
+    )
+    return parsed
+
+
+def _parseValidURI(uri: bytes) -> URI:
     if not isinstance(uri, bytes):
         raise TypeError(f"the URI must be bytes, not {type(uri).__name__}")
     scheme = urlsplit(uri.strip()).scheme.lower()
