@@ -122,6 +122,16 @@ class HTTPConnectionPool:
         :return: a Deferred firing with a connection (an object with a
             ``request(request)`` method).
         """
+        connection = self._idleConnection(key, endpoint)
+        if connection is not None:
+            return succeed(connection)
+        return self._newConnection(key, endpoint)
+
+    def _idleConnection(self, key: Any, endpoint: Any) -> Any:
+        """
+        :return: an idle connection for ``key`` taken out of the pool (wrapped
+            to retry when ``retryAutomatically``), or ``None``.
+        """
         connections = self._connections.get(key)
         while connections:
             # The most recently used connection is the least likely to have
@@ -134,14 +144,12 @@ class HTTPConnectionPool:
                 timeout.cancel()
             if connection.state == "QUIESCENT":
                 if self.retryAutomatically:
-                    return succeed(
-                        _RetryingConnection(
-                            connection, lambda: self._newConnection(key, endpoint)
-                        )
+                    return _RetryingConnection(
+                        connection, lambda: self._newConnection(key, endpoint)
                     )
-                return succeed(connection)
+                return connection
             connections = self._connections.get(key)
-        return self._newConnection(key, endpoint)
+        return None
 
     def _newConnection(self, key: Any, endpoint: Any) -> Deferred[Any]:
         def quiescent(connection: HTTP11ClientProtocol) -> None:
@@ -331,7 +339,16 @@ class _AgentBase:
         request = Request._construct(
             method, target, headers, bodyProducer, self._pool.persistent, parsedURI
         )
-        d = self._pool.getConnection(key, endpoint)
+        pool = self._pool
+        if type(pool).getConnection is HTTPConnectionPool.getConnection:
+            # A kept connection is used at once, without a Deferred for it.
+            connection = pool._idleConnection(key, endpoint)
+            if connection is not None:
+                result: Deferred[IResponse] = connection.request(request)
+                return result
+            d = pool._newConnection(key, endpoint)
+        else:
+            d = pool.getConnection(key, endpoint)
         return d.addCallback(lambda connection: connection.request(request))
 
 
