@@ -7,7 +7,6 @@ from the request method, keep-alive, bytes left after the response).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from torsion.web import _parser
@@ -33,31 +32,68 @@ MAX_HEADERS = _parser.DEFAULT_LIMITS.maxFields
 ResponseParseError = HTTPParseError
 
 
-@dataclass(frozen=True, slots=True)
+# The events are plain slotted classes, not frozen dataclasses: a few are
+# made for every response, and a frozen dataclass is several times slower to
+# construct.
+
+
 class InformationalResponse:
-    code: int
+    __slots__ = ("code",)
+
+    def __init__(self, code: int) -> None:
+        self.code = code
 
 
-@dataclass(frozen=True, slots=True)
 class ResponseHead:
-    version: tuple[bytes, int, int]
-    code: int
-    phrase: bytes
-    fields: list[tuple[bytes, bytes]]
-    #: the body length when known (0 for no body), else ``None``.
-    length: int | None
-    keepAlive: bool
+    __slots__ = ("code", "fields", "keepAlive", "length", "phrase", "version")
+
+    def __init__(
+        self,
+        version: tuple[bytes, int, int],
+        code: int,
+        phrase: bytes,
+        fields: list[tuple[bytes, bytes]],
+        length: int | None,
+        keepAlive: bool,
+    ) -> None:
+        self.version = version
+        self.code = code
+        self.phrase = phrase
+        self.fields = fields
+        #: the body length when known (0 for no body), else ``None``.
+        self.length = length
+        self.keepAlive = keepAlive
 
 
-@dataclass(frozen=True, slots=True)
 class ResponseBodyData:
-    data: bytes
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
 
 
-@dataclass(frozen=True, slots=True)
 class EndOfResponse:
-    #: the body ended with the connection (no length was given).
-    untilClose: bool
+    __slots__ = ("untilClose",)
+
+    def __init__(self, untilClose: bool) -> None:
+        #: the body ended with the connection (no length was given).
+        self.untilClose = untilClose
+
+
+_limitsCache: dict[tuple[int, int], _parser.ParserLimits] = {}
+
+
+def _limitsFor(maxHeadSize: int, maxHeaders: int) -> _parser.ParserLimits:
+    limits = _limitsCache.get((maxHeadSize, maxHeaders))
+    if limits is None:
+        limits = _parser.ParserLimits(
+            maxHeadSize=maxHeadSize,
+            maxFields=maxHeaders,
+            maxFieldSize=min(_parser.DEFAULT_LIMITS.maxFieldSize, maxHeadSize),
+        )
+        if len(_limitsCache) < 64:
+            _limitsCache[(maxHeadSize, maxHeaders)] = limits
+    return limits
 
 
 def _connectionTokens(fields: list[tuple[bytes, bytes]]) -> set[bytes]:
@@ -85,11 +121,7 @@ class ResponseReader:
         maxHeaders: int = MAX_HEADERS,
     ) -> None:
         self._method = method
-        self._limits = _parser.ParserLimits(
-            maxHeadSize=maxHeadSize,
-            maxFields=maxHeaders,
-            maxFieldSize=min(_parser.DEFAULT_LIMITS.maxFieldSize, maxHeadSize),
-        )
+        self._limits = _limitsFor(maxHeadSize, maxHeaders)
         self._buffer = b""
         self._decoder: Any = None
         self._done = False

@@ -723,18 +723,16 @@ class HTTP11ClientProtocol(Protocol):
         for event in events:
             if self._state in ("ABORTING", "CONNECTION_LOST", "QUIESCENT"):
                 return
-            if isinstance(event, ResponseBodyData):
+            # The event classes are final, so their exact type decides.
+            kind = type(event)
+            if kind is ResponseBodyData:
                 assert self._response is not None
                 self._response._bodyDataReceived(event.data)
-            elif isinstance(event, ResponseHead):
+            elif kind is ResponseHead:
                 self._gotHead(event)
-            elif isinstance(event, EndOfResponse):
+            elif kind is EndOfResponse:
                 self._gotEnd(event)
-            elif (
-                isinstance(event, InformationalResponse)
-                and event.code == 100
-                and self._bodyHeld
-            ):
+            elif kind is InformationalResponse and event.code == 100 and self._bodyHeld:
                 if self._continueCall is not None:
                     self._continueCall.cancel()
                 self._sendHeldBody()
