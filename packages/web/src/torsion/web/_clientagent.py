@@ -333,8 +333,10 @@ class _AgentBase:
         bodyProducer: Any,
         target: bytes,
     ) -> Deferred[IResponse]:
-        if not headers.hasHeader(b"host"):
-            headers.addRawHeader(b"host", parsedURI._hostHeader())
+        raw = headers._raw
+        if b"host" not in raw:
+            # The host comes from a URI already checked for control bytes.
+            raw[b"host"] = [parsedURI._hostHeader()]
         # Validate before connecting, so nothing is sent for a bad request.
         request = Request._construct(
             method, target, headers, bodyProducer, self._pool.persistent, parsedURI

@@ -257,7 +257,7 @@ class Request:
             if name in (b"content-length", b"transfer-encoding"):
                 continue
             lines += [_canonical(name), b": ", value, b"\r\n"]
-        if not self.persistent and not self.headers.hasHeader(b"connection"):
+        if not self.persistent and b"connection" not in self.headers._raw:
             lines.append(b"Connection: close\r\n")
         producer = self.bodyProducer
         if producer is not None:
@@ -633,8 +633,13 @@ class HTTP11ClientProtocol(Protocol):
                 self._continueCall = self._getClock().callLater(
                     request.expectContinueTimeout, self._sendHeldBody
                 )
-                written: Deferred[None] = Deferred()
+                written: Deferred[None] | None = Deferred()
                 self._writtenDeferred = written
+            elif request.bodyProducer is None and type(request).writeTo is _writeTo:
+                # No body: the head is the whole request, and it is written
+                # now, so no Deferred is needed to learn when.
+                self.transport.write(request._head())
+                written = None
             else:
                 written = request.writeTo(self.transport)
         except Exception:
@@ -642,7 +647,10 @@ class HTTP11ClientProtocol(Protocol):
             self._responseDeferred = None
             self._request = None
             return fail(RequestGenerationFailed([Failure()]))
-        written.addCallbacks(self._requestWriteDone, self._requestWriteFailed)
+        if written is None:
+            self._requestWriteDone(None)
+        else:
+            written.addCallbacks(self._requestWriteDone, self._requestWriteFailed)
         return d
 
     def _getClock(self) -> Any:
@@ -755,7 +763,7 @@ class HTTP11ClientProtocol(Protocol):
         self._response = response
         self._persistentAfter = (
             self._request.persistent
-            and not self._request.headers.hasHeader(b"connection")
+            and b"connection" not in self._request.headers._raw
             and head.keepAlive
             and not self._forceClose
         )
@@ -913,6 +921,9 @@ class HTTP11ClientProtocol(Protocol):
         self._lostDeferreds.append(d)
         self.transport.loseConnection()
         return d
+
+
+_writeTo = Request.writeTo
 
 
 def _isIdempotent(method: bytes) -> bool:
