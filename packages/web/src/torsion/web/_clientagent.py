@@ -111,7 +111,11 @@ class HTTPConnectionPool:
         self._reactor = reactor
         self.persistent = persistent
         self._connections: dict[Any, list[HTTP11ClientProtocol]] = {}
+        # One idle timer per kept connection, left running while the
+        # connection is in use and pushed back when it fires early: cheaper
+        # than a new timer and a cancellation for every request.
         self._timeouts: dict[HTTP11ClientProtocol, Any] = {}
+        self._idleSince: dict[HTTP11ClientProtocol, float] = {}
 
     def getConnection(self, key: Any, endpoint: Any) -> Deferred[Any]:
         """
@@ -139,15 +143,14 @@ class HTTPConnectionPool:
             connection = connections.pop()
             if not connections:
                 del self._connections[key]
-            timeout = self._timeouts.pop(connection, None)
-            if timeout is not None and timeout.active():
-                timeout.cancel()
             if connection.state == "QUIESCENT":
+                self._idleSince.pop(connection, None)
                 if self.retryAutomatically:
                     return _RetryingConnection(
                         connection, lambda: self._newConnection(key, endpoint)
                     )
                 return connection
+            self._cancelTimeout(connection)
             connections = self._connections.get(key)
         return None
 
@@ -169,18 +172,32 @@ class HTTPConnectionPool:
             self._cancelTimeout(oldest)
             oldest.transport.loseConnection()
         connections.append(connection)
-        connection._onConnectionLost = lambda c: self._removeConnection(key, c)
-        self._timeouts[connection] = self._reactor.callLater(
-            self.cachedConnectionTimeout, self._expire, key, connection
-        )
+        if connection._onConnectionLost is None:
+            connection._onConnectionLost = lambda c: self._removeConnection(key, c)
+        self._idleSince[connection] = self._reactor.seconds()
+        if connection not in self._timeouts:
+            self._timeouts[connection] = self._reactor.callLater(
+                self.cachedConnectionTimeout, self._expire, key, connection
+            )
 
     def _cancelTimeout(self, connection: HTTP11ClientProtocol) -> None:
+        self._idleSince.pop(connection, None)
         timeout = self._timeouts.pop(connection, None)
         if timeout is not None and timeout.active():
             timeout.cancel()
 
     def _expire(self, key: Any, connection: HTTP11ClientProtocol) -> None:
         self._timeouts.pop(connection, None)
+        since = self._idleSince.get(connection)
+        if since is None:
+            # In use: a new timer starts when it comes back to the pool.
+            return
+        remaining = since + self.cachedConnectionTimeout - self._reactor.seconds()
+        if remaining > 0:
+            self._timeouts[connection] = self._reactor.callLater(
+                remaining, self._expire, key, connection
+            )
+            return
         self._removeConnection(key, connection)
         connection.transport.loseConnection()
 
