@@ -80,6 +80,10 @@ class EndOfResponse:
         self.untilClose = untilClose
 
 
+#: The decoder of a response whose body arrived with its head: nothing more
+#: to decode.
+_FINISHED = _parser.ContentLengthDecoder(0)
+
 _limitsCache: dict[tuple[int, int], _parser.ParserLimits] = {}
 
 
@@ -173,6 +177,15 @@ class ResponseReader:
                 if head.status == 101:
                     # What follows belongs to another protocol.
                     self._decoder = _parser.UntilCloseDecoder()
+                elif 0 <= length <= len(data):
+                    # The usual case: the whole body came with the head.
+                    self._decoder = _FINISHED
+                    if length:
+                        events.append(ResponseBodyData(data[:length]))
+                    self._done = True
+                    self._leftover = data[length:]
+                    events.append(EndOfResponse(False))
+                    return events
                 else:
                     self._decoder = _parser.bodyDecoder(length, self._limits)
                 break

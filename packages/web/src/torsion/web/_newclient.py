@@ -229,7 +229,14 @@ class Request:
         persistent: bool,
         parsedURI: Any,
     ) -> Request:
-        request = cls(method, uri, headers, bodyProducer, persistent)
+        # The agents have already checked the method and made ``headers``
+        # a ``Headers``; only the target, built from the URI, is checked.
+        request = cls.__new__(cls)
+        request.method = method
+        request.uri = _validateTarget(uri)
+        request.headers = headers
+        request.bodyProducer = bodyProducer
+        request.persistent = persistent
         request._parsedURI = parsedURI
         return request
 
