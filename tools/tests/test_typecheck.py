@@ -34,13 +34,14 @@ def test_new_core_module_and_package_need_no_edit(tmp_path: Path) -> None:
     fresh = root / "packages" / "core" / "src" / "torsion" / "brandnew"
     fresh.mkdir()
     (fresh / "__init__.py").write_text("")
-    web = root / "packages" / "web" / "src" / "torsion" / "web"
-    web.mkdir(parents=True)
-    (web / "__init__.py").write_text("")
-    (root / "packages" / "web" / "pyproject.toml").write_text(
-        '[project]\nname = "torsion-web"\n'
+    # A distribution that does not exist in the real tree.
+    sample = root / "packages" / "sample" / "src" / "torsion" / "sample"
+    sample.mkdir(parents=True)
+    (sample / "__init__.py").write_text("")
+    (root / "packages" / "sample" / "pyproject.toml").write_text(
+        '[project]\nname = "torsion-sample"\n'
     )
     config = generate(root)
     assert "torsion.brandnew.*" in strictSections(config)
-    assert "torsion.web.*" not in strictSections(config)
-    assert str(root / "packages" / "web" / "src") in config
+    assert "torsion.sample.*" not in strictSections(config)
+    assert str(root / "packages" / "sample" / "src") in config
