@@ -236,10 +236,7 @@ class Referenceable(Serializable):
         :return: the method's result.
         :raises NoSuchMethod: if there is no such method.
         """
-        method = getattr(self, "remote_" + message, None)
-        if method is None:
-            raise NoSuchMethod(f"{qual(type(self))} has no remote_{message}")
-        return method(*args, **kw)
+        return _lookupPrefixed(self, "remote", message)(*args, **kw)
 
 
 @implementer(IPBRoot)
@@ -283,9 +280,7 @@ class ViewPoint(Referenceable):
         :return: the method's result.
         :raises NoSuchMethod: if there is no such method.
         """
-        method = getattr(self.object, "view_" + message, None)
-        if method is None:
-            raise NoSuchMethod(f"{qual(type(self.object))} has no view_{message}")
+        method = _lookupPrefixed(self.object, "view", message)
         return method(self.perspective, *args, **kw)
 
 
@@ -467,10 +462,7 @@ class RemoteCache(RemoteCopy):
         :return: the method's result.
         :raises NoSuchMethod: if there is no such method.
         """
-        method = getattr(self, "observe_" + message, None)
-        if method is None:
-            raise NoSuchMethod(f"{qual(type(self))} has no observe_{message}")
-        return method(*args, **kw)
+        return _lookupPrefixed(self, "observe", message)(*args, **kw)
 
 
 class RemoteReference(Serializable):
@@ -688,10 +680,7 @@ class Avatar:
         :return: the method's result.
         :raises NoSuchMethod: if there is no such method.
         """
-        method = getattr(self, "perspective_" + message, None)
-        if method is None:
-            raise NoSuchMethod(f"{qual(type(self))} has no perspective_{message}")
-        return method(*args, **kw)
+        return _lookupPrefixed(self, "perspective", message)(*args, **kw)
 
 
 class AsReferenceable(Referenceable):
@@ -720,11 +709,7 @@ class AsReferenceable(Referenceable):
         :return: the method's result.
         :raises NoSuchMethod: if there is no such method.
         """
-        name = f"{self.messageType}_{message}"
-        method = getattr(self.object, name, None)
-        if method is None:
-            raise NoSuchMethod(f"{qual(type(self.object))} has no {name}")
-        return method(*args, **kw)
+        return _lookupPrefixed(self.object, self.messageType, message)(*args, **kw)
 
 
 class _AvatarReferenceable(Referenceable):
@@ -738,6 +723,19 @@ class _AvatarReferenceable(Referenceable):
         self, broker: Broker, message: str, args: tuple[Any, ...], kw: dict[str, Any]
     ) -> Any:
         return self.avatar.perspectiveMessageReceived(broker, message, args, kw)
+
+
+def _lookupPrefixed(target: object, prefix: str, message: str) -> Any:
+    """
+    :return: the method ``<prefix>_<message>`` of ``target``, which a remote
+        call named ``message`` runs.
+    :raises NoSuchMethod: if ``target`` has none.
+    """
+    name = f"{prefix}_{message}"
+    method = getattr(target, name, None)
+    if method is None:
+        raise NoSuchMethod(f"{qual(type(target))} has no {name}")
+    return method
 
 
 def _brokerOf(jellier: Jellier) -> Broker:
