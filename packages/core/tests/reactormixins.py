@@ -22,6 +22,7 @@ from typing import Any
 
 from torsion.internet import main
 from torsion.internet.defer import Deferred
+from torsion.internet.protocol import ClientFactory, Protocol, ServerFactory
 from torsion.python import log
 from torsion.python.failure import Failure
 
@@ -215,3 +216,71 @@ class FakeResolver:
                 )
         resolutionReceiver.resolutionComplete()
         return resolutionReceiver
+
+
+class _Echo(Protocol):
+    def dataReceived(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+
+class _ExchangeClient(Protocol):
+    def __init__(self, message: bytes, done: Deferred[bytes]) -> None:
+        self.message = message
+        self.done = done
+        self.received = b""
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        self.transport.write(self.message)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+        if len(self.received) >= len(self.message):
+            assert self.transport is not None
+            self.transport.loseConnection()
+            self.done.callback(self.received)
+
+
+def listenEcho(reactor: Any) -> Any:
+    """
+    :return: a TCP port on 127.0.0.1 echoing what it receives.
+    """
+    return reactor.listenTCP(0, ServerFactory.forProtocol(_Echo), interface="127.0.0.1")
+
+
+def connectExchange(reactor: Any, port: Any, message: bytes) -> Deferred[bytes]:
+    """
+    Connect to the echo ``port``, send ``message`` and close once it came
+    back.
+
+    :return: a Deferred firing with what came back.
+    """
+    done: Deferred[bytes] = Deferred()
+    client = ClientFactory()
+    client.buildProtocol = lambda addr: _ExchangeClient(message, done)  # type: ignore[method-assign]
+    reactor.connectTCP("127.0.0.1", port.getHost().port, client)
+    return done
+
+
+def startExchange(reactor: Any, message: bytes) -> tuple[Any, Deferred[bytes]]:
+    """
+    :return: an echo port and the Deferred of an exchange of ``message``
+        with it, started but not yet run.
+    """
+    port = listenEcho(reactor)
+    return port, connectExchange(reactor, port, message)
+
+
+def echoExchange(reactor: Any, message: bytes) -> bytes:
+    """
+    Run ``reactor`` through a TCP echo exchange of ``message``.
+
+    :return: what came back.
+    """
+    port, done = startExchange(reactor, message)
+    try:
+        result: bytes = runUntil(reactor, done)
+    finally:
+        runUntil(reactor, port.stopListening())
+    return result

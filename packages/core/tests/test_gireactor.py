@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -17,10 +16,10 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     print(f"PyGObject cannot be imported: {e}")
     pytest.skip(f"PyGObject cannot be imported: {e}", allow_module_level=True)
 
-from reactormixins import cleanUpReactor, runUntil
+from reactormixins import cleanUpReactor, echoExchange, runUntil, startExchange
 from zope.interface.verify import verifyObject
 
-from torsion.internet import gireactor, interfaces, protocol
+from torsion.internet import gireactor, interfaces
 from torsion.internet.defer import Deferred
 from torsion.internet.threads import deferToThreadPool
 
@@ -32,49 +31,6 @@ def greactor() -> Iterator[gireactor.GIReactor]:
         yield r
     finally:
         cleanUpReactor(r)
-
-
-class Echo(protocol.Protocol):
-    def dataReceived(self, data: bytes) -> None:
-        assert self.transport is not None
-        self.transport.write(data)
-
-
-class Client(protocol.Protocol):
-    def __init__(self, message: bytes, done: Deferred[bytes]) -> None:
-        self.message = message
-        self.done = done
-        self.received = b""
-
-    def connectionMade(self) -> None:
-        assert self.transport is not None
-        self.transport.write(self.message)
-
-    def dataReceived(self, data: bytes) -> None:
-        self.received += data
-        if len(self.received) >= len(self.message):
-            assert self.transport is not None
-            self.transport.loseConnection()
-            self.done.callback(self.received)
-
-
-def startExchange(reactor: Any, message: bytes) -> tuple[Any, Deferred[bytes]]:
-    server = protocol.ServerFactory.forProtocol(Echo)
-    port = reactor.listenTCP(0, server, interface="127.0.0.1")
-    done: Deferred[bytes] = Deferred()
-    client = protocol.ClientFactory()
-    client.buildProtocol = lambda addr: Client(message, done)  # type: ignore[method-assign]
-    reactor.connectTCP("127.0.0.1", port.getHost().port, client)
-    return port, done
-
-
-def echoExchange(reactor: Any, message: bytes) -> bytes:
-    port, done = startExchange(reactor, message)
-    try:
-        result: bytes = runUntil(reactor, done)
-    finally:
-        runUntil(reactor, port.stopListening())
-    return result
 
 
 def test_interfaces(greactor: gireactor.GIReactor) -> None:

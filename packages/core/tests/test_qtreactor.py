@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -20,10 +19,16 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     print(f"PySide6 cannot be imported: {e}")
     pytest.skip(f"PySide6 cannot be imported: {e}", allow_module_level=True)
 
-from reactormixins import cleanUpReactor, runUntil
+from reactormixins import (
+    cleanUpReactor,
+    connectExchange,
+    echoExchange,
+    listenEcho,
+    runUntil,
+)
 from zope.interface.verify import verifyObject
 
-from torsion.internet import interfaces, protocol, qtreactor
+from torsion.internet import interfaces, qtreactor
 from torsion.internet.defer import Deferred
 from torsion.internet.threads import deferToThreadPool
 
@@ -44,44 +49,6 @@ def qreactor(app: QCoreApplication) -> Iterator[qtreactor.QtReactor]:
         yield r
     finally:
         cleanUpReactor(r)
-
-
-class Echo(protocol.Protocol):
-    def dataReceived(self, data: bytes) -> None:
-        assert self.transport is not None
-        self.transport.write(data)
-
-
-class Client(protocol.Protocol):
-    def __init__(self, message: bytes, done: Deferred[bytes]) -> None:
-        self.message = message
-        self.done = done
-        self.received = b""
-
-    def connectionMade(self) -> None:
-        assert self.transport is not None
-        self.transport.write(self.message)
-
-    def dataReceived(self, data: bytes) -> None:
-        self.received += data
-        if len(self.received) >= len(self.message):
-            assert self.transport is not None
-            self.transport.loseConnection()
-            self.done.callback(self.received)
-
-
-def echoExchange(reactor: Any, message: bytes) -> bytes:
-    server = protocol.ServerFactory.forProtocol(Echo)
-    port = reactor.listenTCP(0, server, interface="127.0.0.1")
-    done: Deferred[bytes] = Deferred()
-    client = protocol.ClientFactory()
-    client.buildProtocol = lambda addr: Client(message, done)  # type: ignore[method-assign]
-    reactor.connectTCP("127.0.0.1", port.getHost().port, client)
-    try:
-        result: bytes = runUntil(reactor, done)
-    finally:
-        runUntil(reactor, port.stopListening())
-    return result
 
 
 def test_interfaces(qreactor: qtreactor.QtReactor) -> None:
@@ -158,11 +125,7 @@ def test_runReturnWithAppExec(
     With ``runReturn``, the application's own ``exec`` drives the reactor:
     a TCP exchange completes and ``stop`` runs the shutdown.
     """
-    server = protocol.ServerFactory.forProtocol(Echo)
-    port = qreactor.listenTCP(0, server, interface="127.0.0.1")
-    done: Deferred[bytes] = Deferred()
-    client = protocol.ClientFactory()
-    client.buildProtocol = lambda addr: Client(b"exec", done)  # type: ignore[method-assign]
+    port = listenEcho(qreactor)
     results: list[bytes] = []
     shutdown: list[bool] = []
 
@@ -176,9 +139,8 @@ def test_runReturnWithAppExec(
         results.append(data)
         qreactor.stop()
 
-    done.addCallback(finished)
     qreactor.runReturn(installSignalHandlers=False)
-    qreactor.connectTCP("127.0.0.1", port.getHost().port, client)
+    connectExchange(qreactor, port, b"exec").addCallback(finished)
     guard = QTimer()
     guard.setSingleShot(True)
     guard.timeout.connect(app.quit)

@@ -19,9 +19,9 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     print(f"tkinter cannot be imported: {e}")
     pytest.skip(f"tkinter cannot be imported: {e}", allow_module_level=True)
 
-from reactormixins import runUntil
+from reactormixins import runUntil, startExchange
 
-from torsion.internet import protocol, tksupport
+from torsion.internet import tksupport
 from torsion.internet.defer import Deferred
 
 
@@ -104,30 +104,6 @@ def _uninstalled() -> Iterator[None]:
     tksupport.uninstall()
 
 
-class Echo(protocol.Protocol):
-    def dataReceived(self, data: bytes) -> None:
-        assert self.transport is not None
-        self.transport.write(data)
-
-
-class Client(protocol.Protocol):
-    def __init__(self, message: bytes, done: Deferred[bytes]) -> None:
-        self.message = message
-        self.done = done
-        self.received = b""
-
-    def connectionMade(self) -> None:
-        assert self.transport is not None
-        self.transport.write(self.message)
-
-    def dataReceived(self, data: bytes) -> None:
-        self.received += data
-        if len(self.received) >= len(self.message):
-            assert self.transport is not None
-            self.transport.loseConnection()
-            self.done.callback(self.received)
-
-
 def test_echoWithTkEvents(reactor: Any, root: tkinter.Tk) -> None:
     """
     While the reactor runs a TCP echo exchange, Tk's events are processed:
@@ -144,12 +120,7 @@ def test_echoWithTkEvents(reactor: Any, root: tkinter.Tk) -> None:
     button.pack()
     root.after(1, lambda: tkSeen.append("after"))
 
-    server = protocol.ServerFactory.forProtocol(Echo)
-    port = reactor.listenTCP(0, server, interface="127.0.0.1")
-    done: Deferred[bytes] = Deferred()
-    client = protocol.ClientFactory()
-    client.buildProtocol = lambda addr: Client(b"hello tk", done)  # type: ignore[method-assign]
-    reactor.connectTCP("127.0.0.1", port.getHost().port, client)
+    port, done = startExchange(reactor, b"hello tk")
 
     def showAndClick(data: bytes) -> None:
         label.set(data.decode())
