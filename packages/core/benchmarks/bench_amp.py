@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from _pipes import connect
+
 from torsion.protocols import amp as torsion_amp
 
 try:
@@ -30,39 +32,6 @@ ROUNDS = 5
 BOXES = 20_000
 BATCH = 1000
 BATCHES = 10
-
-
-class Pipe:
-    """A transport that keeps what is written until ``deliver``."""
-
-    disconnecting = False
-
-    def __init__(self) -> None:
-        self.buffer: list[bytes] = []
-        self.peer: Any = None
-
-    def write(self, data: bytes) -> None:
-        self.buffer.append(data)
-
-    def writeSequence(self, data: list[bytes]) -> None:
-        self.buffer.extend(data)
-
-    def deliver(self) -> bool:
-        if not self.buffer:
-            return False
-        data = b"".join(self.buffer)
-        self.buffer = []
-        self.peer.dataReceived(data)
-        return True
-
-    def loseConnection(self) -> None:
-        self.disconnecting = True
-
-    def getPeer(self) -> None:
-        return None
-
-    def getHost(self) -> None:
-        return None
 
 
 def makeLibrary(amp: Any) -> dict[str, Any]:
@@ -107,17 +76,13 @@ def calls(amp: Any) -> Callable[[], float]:
 
     def run() -> float:
         client, server = amp.AMP(), lib["Server"]()
-        ct, st = Pipe(), Pipe()
-        ct.peer, st.peer = server, client
-        client.makeConnection(ct)
-        server.makeConnection(st)
+        pump = connect(server, client)
         got: list[Any] = []
         start = time.perf_counter()
         for _ in range(BATCHES):
             for i in range(BATCH):
                 client.callRemote(Sum, a=i, b=1).addCallback(got.append)
-            while ct.deliver() or st.deliver():
-                pass
+            pump()
         elapsed = time.perf_counter() - start
         assert len(got) == BATCH * BATCHES
         return BATCH * BATCHES / elapsed

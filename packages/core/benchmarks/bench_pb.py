@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from _pipes import connect
+
 from torsion.spread import banana as torsion_banana
 from torsion.spread import pb as torsion_pb
 
@@ -41,65 +43,6 @@ MESSAGE = [
     1,
     [[b"list", 123456, -7, 2.5, b"payload" * 8], [b"dictionary", [b"k", 1]]],
 ]
-
-
-class _Address:
-    host = "127.0.0.1"
-    port = 1
-    type = "TCP"
-
-
-class Pipe:
-    """A transport that keeps what is written until ``deliver``."""
-
-    disconnecting = False
-
-    def __init__(self) -> None:
-        self.buffer: list[bytes] = []
-        self.peer: Any = None
-
-    def write(self, data: bytes) -> None:
-        self.buffer.append(data)
-
-    def writeSequence(self, data: list[bytes]) -> None:
-        self.buffer.extend(data)
-
-    def deliver(self) -> bool:
-        if not self.buffer:
-            return False
-        data = b"".join(self.buffer)
-        self.buffer = []
-        self.peer.dataReceived(data)
-        return True
-
-    def loseConnection(self) -> None:
-        self.disconnecting = True
-
-    def getPeer(self) -> _Address:
-        return _Address()
-
-    def getHost(self) -> _Address:
-        return _Address()
-
-    def registerProducer(self, producer: object, streaming: bool) -> None:
-        pass
-
-    def unregisterProducer(self) -> None:
-        pass
-
-
-def connect(server: Any, client: Any) -> Callable[[], None]:
-    toServer, toClient = Pipe(), Pipe()
-    toServer.peer, toClient.peer = server, client
-    server.makeConnection(toClient)
-    client.makeConnection(toServer)
-
-    def pump() -> None:
-        while toServer.deliver() | toClient.deliver():
-            pass
-
-    pump()
-    return pump
 
 
 def bananaRate(encode: Callable[[Any], bytes], decode: Callable[[bytes], Any]) -> float:
