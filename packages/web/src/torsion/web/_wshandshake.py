@@ -12,6 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 
+from torsion.web import _parser
 from torsion.web._wscodec import DeflateParameters
 
 __all__ = [
@@ -339,6 +340,7 @@ class ResponseHeadParser:
     def __init__(self, maxSize: int = 16384, maxHeaders: int = 500) -> None:
         self.maxSize = maxSize
         self.maxHeaders = maxHeaders
+        self._limits = _parser.ParserLimits(maxHeadSize=maxSize, maxFields=maxHeaders)
         self._buffer = b""
 
     def feed(self, data: bytes) -> tuple[ResponseHead, bytes] | None:
@@ -349,37 +351,20 @@ class ResponseHeadParser:
         :raises HandshakeError: if the head is malformed or too big.
         """
         self._buffer += data
-        end = self._buffer.find(b"\r\n\r\n")
-        if end == -1:
-            if len(self._buffer) > self.maxSize:
-                raise HandshakeError("response head too large")
+        try:
+            parsed = _parser.parseResponseHead(self._buffer, self._limits)
+        except _parser.HTTPParseError as e:
+            raise HandshakeError(f"malformed response head: {e}") from e
+        if parsed is None:
             return None
-        if end + 4 > self.maxSize:
-            raise HandshakeError("response head too large")
-        head, rest = self._buffer[:end], self._buffer[end + 4 :]
-        lines = head.split(b"\r\n")
-        if len(lines) - 1 > self.maxHeaders:
-            raise HandshakeError("too many response headers")
-        statusLine = lines[0].split(b" ", 2)
-        if (
-            len(statusLine) < 2
-            or not statusLine[0].startswith(b"HTTP/1.")
-            or len(statusLine[1]) != 3
-            or not statusLine[1].isdigit()
-        ):
-            raise HandshakeError(f"malformed status line {lines[0][:100]!r}")
-        headers = []
-        for line in lines[1:]:
-            name, colon, value = line.partition(b":")
-            if not colon or not _TOKEN.match(name) or b"\r" in value or b"\n" in value:
-                raise HandshakeError(f"malformed response header {line[:100]!r}")
-            headers.append((name.lower(), value.strip(b" \t")))
+        head, end = parsed
+        major, minor = head.version
         return (
             ResponseHead(
-                statusLine[0],
-                int(statusLine[1]),
-                statusLine[2] if len(statusLine) > 2 else b"",
-                headers,
+                b"HTTP/%d.%d" % (major, minor),
+                head.status,
+                head.reason,
+                list(head.fields),
             ),
-            rest,
+            self._buffer[end:],
         )
