@@ -41,7 +41,8 @@ from torsion.web._clientparse import (
     ResponseParseError,
     ResponseReader,
 )
-from torsion.web.http_headers import Headers, canonicalName
+from torsion.web.http_headers import Headers
+from torsion.web.http_headers import _canonicalCached as _canonical
 from torsion.web.iweb import UNKNOWN_LENGTH, IClientRequest, IResponse
 
 __all__ = [
@@ -150,18 +151,6 @@ _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 #: A request target may contain neither whitespace nor control characters.
 _BAD_TARGET = re.compile(rb"[\x00-\x20\x7f-\xff]")
 _IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
-
-
-_canonicalCache: dict[bytes, bytes] = {}
-
-
-def _canonical(name: bytes) -> bytes:
-    spelled = _canonicalCache.get(name)
-    if spelled is None:
-        spelled = canonicalName(name)
-        if len(_canonicalCache) < 512:
-            _canonicalCache[name] = spelled
-    return spelled
 
 
 def _validateMethod(method: bytes) -> bytes:

@@ -100,7 +100,8 @@ from torsion.web._httputil import (
 )
 from torsion.web._parser import _V11, _parseServerHead
 from torsion.web._version import __version__
-from torsion.web.http_headers import Headers, canonicalName
+from torsion.web.http_headers import Headers
+from torsion.web.http_headers import _canonicalCached as _canonical
 
 __all__ = [
     "CACHED",
@@ -128,7 +129,6 @@ SERVER_VERSION: Final = b"torsion-web/" + __version__.encode("ascii")
 _accessLog = Logger(namespace="torsion.web.access")
 _log = Logger(namespace="torsion.web.http")
 
-_canonicalNames: dict[bytes, bytes] = {}
 _newHeaders = object.__new__
 _statusLines: dict[tuple[int, bytes], bytes] = {}
 # Header names (as given) already validated as tokens -> lower-case form.
@@ -148,15 +148,6 @@ def _fieldPrefix(name: bytes) -> bytes:
     if len(_fieldPrefixes) < 1000:
         _fieldPrefixes[name] = prefix
     return prefix
-
-
-def _canonical(name: bytes) -> bytes:
-    canonical = _canonicalNames.get(name)
-    if canonical is None:
-        canonical = canonicalName(name)
-        if len(_canonicalNames) < 1000:
-            _canonicalNames[name] = canonical
-    return canonical
 
 
 class _DateCache:

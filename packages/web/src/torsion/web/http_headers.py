@@ -64,6 +64,23 @@ def canonicalName(name: bytes) -> bytes:
     return b"-".join(part.capitalize() for part in lower.split(b"-"))
 
 
+#: Lower-case name -> canonical spelling, for the serialisers (bounded).
+_canonicalCache: dict[bytes, bytes] = {}
+
+
+def _canonicalCached(name: bytes) -> bytes:
+    """
+    ``canonicalName`` for a lower-case name, remembered for the first
+    thousand names met (a peer cannot grow the cache without bound).
+    """
+    spelled = _canonicalCache.get(name)
+    if spelled is None:
+        spelled = canonicalName(name)
+        if len(_canonicalCache) < 1000:
+            _canonicalCache[name] = spelled
+    return spelled
+
+
 def _encodeName(name: str | bytes) -> bytes:
     raw = name.encode("ascii", "strict") if isinstance(name, str) else name
     if not isinstance(raw, bytes):
