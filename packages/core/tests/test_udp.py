@@ -5,13 +5,14 @@ Tests for UDP ports: ``reactor.listenUDP`` and ``torsion.internet.udp``.
 from __future__ import annotations
 
 import socket
+import sys
 from typing import Any
 
 import pytest
 from reactormixins import runUntil
 from zope.interface.verify import verifyObject
 
-from torsion.internet import error, udp
+from torsion.internet import _mmsg, error, udp
 from torsion.internet.address import IPv4Address, IPv6Address
 from torsion.internet.defer import Deferred
 from torsion.internet.interfaces import (
@@ -69,6 +70,16 @@ class Echo(Recorder):
     def datagramReceived(self, data: bytes, addr: Any) -> None:
         self.transport.write(data, addr)
         super().datagramReceived(data, addr)
+
+
+@pytest.fixture(autouse=True, params=["recvmmsg", "recvfrom"])
+def readPath(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """
+    Every test runs twice: reading batches with ``recvmmsg`` (where the
+    platform has it) and one datagram per ``recvfrom``.
+    """
+    monkeypatch.setattr(udp.Port, "batchReads", request.param == "recvmmsg")
+    return str(request.param)
 
 
 @pytest.fixture
@@ -445,3 +456,129 @@ def test_failedStartClosesSocket(reactor: Any) -> None:
         _listen(reactor, Refuses())
     # Closed at once, not left for the garbage collector.
     assert set(os.listdir("/proc/self/fd")) == before
+
+
+def test_recvmmsgAvailableOnLinux() -> None:
+    receiver = _mmsg.receiverFor(socket.AF_INET, 8192)
+    if sys.platform.startswith("linux"):
+        assert receiver is not None
+        assert receiver.count == _mmsg.BATCH
+        # One set of buffers per thread, family and size.
+        assert _mmsg.receiverFor(socket.AF_INET, 8192) is receiver
+        assert _mmsg.receiverFor(socket.AF_INET6, 8192) is not receiver
+        assert _mmsg.receiverFor(socket.AF_INET, 65536).count == 16
+    else:
+        assert receiver is None
+
+
+def test_readsAcrossBatches(reactor: Any, plainSocket: socket.socket) -> None:
+    """
+    A read spanning more datagrams than one ``recvmmsg`` batch still stops at
+    ``maxDatagramsPerRead`` and loses nothing.
+    """
+    proto = Recorder()
+    port = _listen(reactor, proto)
+    port.maxDatagramsPerRead = 40
+    try:
+        dest = ("127.0.0.1", port.getHost().port)
+        for i in range(50):
+            plainSocket.sendto(b"%d" % i, dest)
+        port.doRead()
+        assert [data for data, _ in proto.received] == [b"%d" % i for i in range(40)]
+        port.doRead()
+        assert [data for data, _ in proto.received] == [b"%d" % i for i in range(50)]
+    finally:
+        runUntil(reactor, port.stopListening())
+
+
+def test_sourcesOfInterleavedSenders(reactor: Any) -> None:
+    """
+    Datagrams from several senders, interleaved, each arrive with their own
+    sender's address, in each sender's order.
+    """
+    senders = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(5)]
+    proto = Recorder()
+    port = _listen(reactor, proto)
+    try:
+        dest = ("127.0.0.1", port.getHost().port)
+        for skt in senders:
+            skt.bind(("127.0.0.1", 0))
+        for i in range(40):
+            for n, skt in enumerate(senders):
+                skt.sendto(b"%d:%d" % (n, i), dest)
+        received = runUntil(reactor, proto.waitFor(200))
+        for n, skt in enumerate(senders):
+            mine = [data for data, addr in received if addr == skt.getsockname()]
+            assert mine == [b"%d:%d" % (n, i) for i in range(40)]
+    finally:
+        for skt in senders:
+            skt.close()
+        runUntil(reactor, port.stopListening())
+
+
+def test_sourceAddressCacheIsBounded(
+    reactor: Any, monkeypatch: pytest.MonkeyPatch, readPath: str
+) -> None:
+    """
+    The decoded source addresses kept by the batched reader are bounded; a
+    source met again after the cache was emptied is decoded afresh.
+    """
+    monkeypatch.setattr(_mmsg, "ADDRESS_CACHE_LIMIT", 3)
+    senders = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(8)]
+    proto = Recorder()
+    port = _listen(reactor, proto, maxPacketSize=777)
+    try:
+        dest = ("127.0.0.1", port.getHost().port)
+        for skt in senders:
+            skt.bind(("127.0.0.1", 0))
+        for round in range(2):
+            for skt in senders:
+                skt.sendto(b"hi", dest)
+            runUntil(reactor, proto.waitFor(8 * (round + 1)))
+        expected = [skt.getsockname() for skt in senders] * 2
+        assert [addr for _, addr in proto.received] == expected
+        if readPath == "recvmmsg" and sys.platform.startswith("linux"):
+            receiver = _mmsg.receiverFor(socket.AF_INET, 777)
+            assert receiver is not None
+            assert 0 < len(receiver._addresses) <= 3
+    finally:
+        for skt in senders:
+            skt.close()
+        runUntil(reactor, port.stopListening())
+
+
+def test_emptyDatagram(reactor: Any, plainSocket: socket.socket) -> None:
+    proto = Recorder()
+    port = _listen(reactor, proto)
+    try:
+        dest = ("127.0.0.1", port.getHost().port)
+        plainSocket.sendto(b"", dest)
+        plainSocket.sendto(b"after", dest)
+        received = runUntil(reactor, proto.waitFor(2))
+        assert received == [
+            (b"", plainSocket.getsockname()),
+            (b"after", plainSocket.getsockname()),
+        ]
+    finally:
+        runUntil(reactor, port.stopListening())
+
+
+def test_ipv6SourcesFromSeveralPorts(reactor: Any) -> None:
+    senders = [socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) for _ in range(3)]
+    proto = Recorder()
+    port = reactor.listenUDP(0, proto, interface="::1")
+    try:
+        dest = ("::1", port.getHost().port)
+        for skt in senders:
+            skt.bind(("::1", 0))
+        for i in range(3):
+            for skt in senders:
+                skt.sendto(b"%d" % i, dest)
+        received = runUntil(reactor, proto.waitFor(9))
+        for skt in senders:
+            mine = [data for data, addr in received if addr == skt.getsockname()[:2]]
+            assert mine == [b"0", b"1", b"2"]
+    finally:
+        for skt in senders:
+            skt.close()
+        runUntil(reactor, port.stopListening())
