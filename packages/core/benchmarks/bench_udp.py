@@ -1,40 +1,59 @@
 """
-UDP datagrams per second: torsion against Twisted's epoll reactor and plain
-asyncio, in the same run.
+UDP datagrams per second: torsion beside Twisted's epoll reactor, asyncio,
+uvloop and a minimal pure-Python epoll loop (the floor), in the same run.
 
-Two scenarios, 64-byte datagrams over 127.0.0.1, every server in its own
-process and every load generator in its own process:
+64-byte datagrams over 127.0.0.1; every server runs in its own process and
+has one load process of its own:
 
-- ``receive``: two sender processes flood the server's port; the server
-  counts what it reads over a fixed window (its receive capacity).
-- ``echo``: two client processes keep 64 datagrams each in flight against an
-  echo server and count the replies (read + write per datagram).
+- ``receive``: the load process floods the server's port; the server counts
+  what it reads over a fixed window.  The load process sends with UDP
+  segmentation offload, 64 datagrams per system call, so that it outpaces
+  every server here: the figure is the server's receive capacity, not the
+  sender's (with one ``send`` per datagram, a Python sender tops out below
+  what torsion reads, and every server looks alike).
+- ``echo``: the load process keeps 64 datagrams in flight against an echo
+  server (sending with the same offload, collecting replies with
+  ``recvmmsg``) and the server counts what it answers: a read and a write
+  per datagram.
 - ``drain``: in one process, 2,000 datagrams are queued on the port's socket
   and the port's ``doRead`` is timed draining them, beside a bare
-  ``recvfrom`` loop (the floor: one system call per datagram, which no
-  pure-Python reactor can go below).
+  ``recvfrom`` loop.
 
-Run with the benchmark environment, where Twisted is installed::
+The floor is the least a Python server can do with the ``socket`` module:
+one ``recvfrom`` (and, for echo, one ``sendto``) per datagram from an epoll
+loop.  torsion reads batches with ``recvmmsg`` on Linux, so it can pass it.
+
+Run with the benchmark environment, where Twisted and uvloop are installed::
 
     /work/benchvenv/bin/python packages/core/benchmarks/bench_udp.py
 
-Twisted rows are skipped (and their ratios shown as "-") when Twisted cannot
-be imported.
+Rows whose library is missing are skipped, and their ratios shown as "-".
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import select
 import socket
+import statistics
 import subprocess
 import sys
 import time
 
 WARMUP = 0.5
 WINDOW = 2.0
+ROUNDS = 3
 PAYLOAD = b"x" * 64
-SENDERS = 1
 IN_FLIGHT = 64
+# recvmmsg returns once at least one datagram is in (after blocking for it).
+_MSG_WAITFORONE = 0x10000
+# The socket option (level SOL_UDP) giving the segment size of a UDP GSO send.
+_UDP_SEGMENT = 103
+# A load process stops when the server has gone away.
+_FATAL = frozenset({errno.ECONNREFUSED, errno.EBADF, errno.ENOTCONN})
+# What sendmsg says when the kernel has no UDP segmentation offload.
+_NO_OFFLOAD = frozenset({errno.EINVAL, errno.ENOPROTOOPT, errno.EOPNOTSUPP, errno.EIO})
 
 # ---------------------------------------------------------------------------
 # Servers (each runs in its own process: ``bench_udp.py serve IMPL MODE``)
@@ -90,7 +109,18 @@ def serveTorsion(mode: str, reactorName: str) -> None:
     from torsion.internet.main import makeReactor
     from torsion.internet.protocol import DatagramProtocol
 
-    reactor = makeReactor(reactorName)
+    if reactorName == "uvloop":
+        import asyncio
+
+        import uvloop
+
+        from torsion.internet.asyncioreactor import AsyncioSelectorReactor
+
+        loop = uvloop.new_event_loop()
+        asyncio.set_event_loop(loop)
+        reactor = AsyncioSelectorReactor(loop)
+    else:
+        reactor = makeReactor(reactorName)
 
     class Server(DatagramProtocol):
         noisy = False
@@ -131,8 +161,13 @@ def serveTwisted(mode: str) -> None:
     reactor.run(installSignalHandlers=False)
 
 
-def serveAsyncio(mode: str) -> None:
+def serveAsyncio(mode: str, useUvloop: bool = False) -> None:
     import asyncio
+
+    if useUvloop:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -160,46 +195,166 @@ def serveAsyncio(mode: str) -> None:
     asyncio.run(main())
 
 
+def serveFloor(mode: str) -> None:
+    """
+    The least a Python server does with the ``socket`` module: an epoll loop
+    and one ``recvfrom`` (and ``sendto``) per datagram.
+    """
+    skt = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    skt.bind(("127.0.0.1", 0))
+    skt.setblocking(False)
+    poller = select.epoll()
+    poller.register(skt.fileno(), select.EPOLLIN)
+    timers: list[tuple[float, object]] = []
+    finished = []
+
+    def later(delay: float, f: object) -> None:
+        timers.append((time.monotonic() + delay, f))
+
+    meter = _Meter(later, lambda: finished.append(True))
+    tick = meter.tick
+    recvfrom = skt.recvfrom
+    sendto = skt.sendto
+    echo = mode == "echo"
+    _announce(skt.getsockname()[1])
+    while not finished:
+        if timers:
+            now = time.monotonic()
+            for entry in [t for t in timers if t[0] <= now]:
+                timers.remove(entry)
+                entry[1]()  # type: ignore[operator]
+        poller.poll(0.01)
+        for _ in range(256):
+            try:
+                data, addr = recvfrom(8192)
+            except BlockingIOError:
+                break
+            if echo:
+                sendto(data, addr)
+            tick()
+
+
 # ---------------------------------------------------------------------------
 # Load generators (``bench_udp.py load MODE PORT``)
 
 
+class _Sender:
+    """
+    Sends bursts of 64-byte datagrams on a connected socket with UDP
+    segmentation offload (Linux 4.18+): one ``sendmsg`` hands the kernel a
+    whole burst, which it splits into separate datagrams before they reach
+    the server's socket.  Per datagram this costs the load process far less
+    than one ``send`` each, so a single load process outpaces the server it
+    measures.  Without the offload it falls back to one ``send`` per
+    datagram (and says so).
+    """
+
+    def __init__(self, skt: socket.socket) -> None:
+        self._skt = skt
+        self._segment = [
+            (socket.SOL_UDP, _UDP_SEGMENT, len(PAYLOAD).to_bytes(2, sys.byteorder))
+        ]
+        self._offload = True
+
+    def send(self, count: int) -> None:
+        """
+        Send ``count`` datagrams (at most 64).
+
+        :raises OSError: if the server has gone away.
+        """
+        if self._offload:
+            try:
+                self._skt.sendmsg([PAYLOAD * count], self._segment)
+                return
+            except OSError as e:
+                if e.errno in _FATAL:
+                    raise
+                if e.errno not in _NO_OFFLOAD:
+                    return
+                self._offload = False
+                sys.stderr.write("no UDP segmentation offload: sending one by one\n")
+        send = self._skt.send
+        for _ in range(count):
+            try:
+                send(PAYLOAD)
+            except OSError as e:
+                if e.errno in _FATAL:
+                    raise
+
+
+class _Replies:
+    """
+    ``recvmmsg`` on a connected blocking socket: waits for a reply, then
+    takes every waiting one (up to ``IN_FLIGHT``) in the same call.
+    """
+
+    def __init__(self, skt: socket.socket) -> None:
+        import ctypes
+
+        from torsion.internet._mmsg import structures
+
+        IOVec, MMsgHdr = structures()
+        self._fd = skt.fileno()
+        self._buffer = ctypes.create_string_buffer(IN_FLIGHT * 2048)
+        base = ctypes.addressof(self._buffer)
+        self._iovecs = (IOVec * IN_FLIGHT)()
+        self._headers = (MMsgHdr * IN_FLIGHT)()
+        for i in range(IN_FLIGHT):
+            self._iovecs[i].iov_base = base + i * 2048
+            self._iovecs[i].iov_len = 2048
+            header = self._headers[i].msg_hdr
+            header.msg_iov = ctypes.addressof(self._iovecs[i])
+            header.msg_iovlen = 1
+        self._recvmmsg = ctypes.CDLL(None, use_errno=True).recvmmsg
+        self._getErrno = ctypes.get_errno
+
+    def receive(self) -> int:
+        """
+        :return: how many replies arrived; ``0`` after a timeout.
+        :raises OSError: if the server has gone away.
+        """
+        got = int(
+            self._recvmmsg(self._fd, self._headers, IN_FLIGHT, _MSG_WAITFORONE, None)
+        )
+        if got < 0:
+            code = int(self._getErrno())
+            if code in _FATAL:
+                raise OSError(code, os.strerror(code))
+            return 0
+        return got
+
+
 def load(mode: str, port: int) -> None:
+    """
+    Load the server on ``port``: flood it (``receive``) or keep
+    ``IN_FLIGHT`` datagrams in flight against it (``echo``).  Returns when
+    the server has gone away.
+    """
     skt = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     skt.connect(("127.0.0.1", port))
-    send = skt.send
-    if mode == "receive":
-        while True:
-            try:
-                for _ in range(1000):
-                    send(PAYLOAD)
-            except OSError:
-                # The server went away (ECONNREFUSED) or the buffer is full.
-                try:
-                    skt.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                except OSError:
-                    return
-    skt.settimeout(0.2)
-    recv = skt.recv
-    while True:
-        try:
-            for _ in range(IN_FLIGHT):
-                send(PAYLOAD)
+    sender = _Sender(skt)
+    try:
+        if mode == "receive":
             while True:
-                recv(2048)
-                send(PAYLOAD)
-        except TimeoutError:
-            # Datagrams were lost: refill the window.
-            continue
-        except OSError:
-            return
+                sender.send(IN_FLIGHT)
+        # Lost datagrams are replaced when a wait for replies times out.
+        skt.settimeout(0.2)
+        replies = _Replies(skt)
+        inFlight = 0
+        while True:
+            sender.send(IN_FLIGHT - inFlight)
+            inFlight = IN_FLIGHT
+            got = replies.receive()
+            inFlight = inFlight - got if got else 0
+    except OSError:
+        return
 
 
 # ---------------------------------------------------------------------------
 # The read path alone (``bench_udp.py drain IMPL``)
 
 DRAIN_BATCH = 2000
-DRAIN_ROUNDS = 150
+DRAIN_ROUNDS = 100
 
 
 def drain(which: str) -> None:
@@ -286,17 +441,13 @@ def _measure(impl: list[str], mode: str) -> tuple[float, float]:
         server.kill()
         raise RuntimeError(f"server {impl} did not start: {line!r}")
     port = line.split()[1]
-    loaders = [
-        subprocess.Popen([sys.executable, __file__, "load", mode, port])
-        for _ in range(SENDERS)
-    ]
+    loader = subprocess.Popen([sys.executable, __file__, "load", mode, port])
     try:
         result = server.stdout.readline()
         server.wait(timeout=30)
     finally:
-        for loader in loaders:
-            loader.kill()
-            loader.wait()
+        loader.kill()
+        loader.wait()
         if server.poll() is None:
             server.kill()
             server.wait()
@@ -306,56 +457,91 @@ def _measure(impl: list[str], mode: str) -> tuple[float, float]:
     return float(wall), float(cpu)
 
 
-def _twistedAvailable() -> bool:
+def _available(module: str) -> bool:
     try:
-        import twisted  # noqa: F401
+        __import__(module)
     except ImportError:
         return False
     return True
+
+
+def _ratio(ours: float, other: tuple[float, float] | float | None, column: int) -> str:
+    if other is None:
+        return "-"
+    theirs = other if isinstance(other, float) else other[column]
+    return f"{ours / theirs:.2f}x"
 
 
 def main() -> None:
     implementations: list[tuple[str, list[str]]] = [
         ("torsion (epoll)", ["torsion", "epoll"]),
         ("torsion (asyncio reactor)", ["torsion", "asyncio"]),
-        ("asyncio", ["asyncio"]),
     ]
-    if _twistedAvailable():
-        implementations.insert(2, ("Twisted (epoll)", ["twisted"]))
-    print(f"UDP, 64-byte datagrams, {SENDERS} load process(es), {WINDOW:.0f} s windows")
+    if _available("uvloop"):
+        implementations.append(("torsion (uvloop reactor)", ["torsion", "uvloop"]))
+    if _available("twisted"):
+        implementations.append(("Twisted (epoll)", ["twisted"]))
+    implementations.append(("asyncio", ["asyncio"]))
+    if _available("uvloop"):
+        implementations.append(("uvloop", ["uvloop"]))
+    implementations.append(("floor (epoll + recvfrom)", ["floor"]))
+    print(
+        f"UDP, 64-byte datagrams, one load process per server, {WINDOW:.0f} s windows"
+    )
     print(
         "datagrams/s: wall-clock rate; per CPU-s: datagrams per second of the"
         " server's own CPU time (robust when the machine is busy)"
     )
+    print(
+        f"each figure is the median of {ROUNDS} runs, taken in turns so that a"
+        " change in the machine's load touches every server alike"
+    )
     print(f"{'scenario':<9} {'server':<27} {'datagrams/s':>12} {'per CPU-s':>12}")
     ratios: list[str] = []
     for mode in ("receive", "echo"):
-        rates: dict[str, tuple[float, float]] = {}
-        for label, impl in implementations:
-            rates[label] = _measure(impl, mode)
-            wall, cpu = rates[label]
-            print(f"{mode:<9} {label:<27} {wall:>12,.0f} {cpu:>12,.0f}")
+        runs: dict[str, list[tuple[float, float]]] = {}
+        for _ in range(ROUNDS):
+            for label, impl in implementations:
+                runs.setdefault(label, []).append(_measure(impl, mode))
+        rates = {
+            label: (
+                statistics.median(wall for wall, _ in results),
+                statistics.median(cpu for _, cpu in results),
+            )
+            for label, results in runs.items()
+        }
+        for label, (wall, cpu) in rates.items():
+            print(f"{mode:<9} {label:<27} {wall:>12,.0f} {cpu:>12,.0f}", flush=True)
         for column, name in ((0, "wall"), (1, "per CPU-s")):
             ours = rates["torsion (epoll)"][column]
-            twisted = rates.get("Twisted (epoll)")
-            versusTwisted = f"{ours / twisted[column]:.2f}x" if twisted else "-"
-            versusAsyncio = ours / rates["asyncio"][column]
+            versus = {
+                "Twisted": rates.get("Twisted (epoll)"),
+                "asyncio": rates["asyncio"],
+                "uvloop": rates.get("uvloop"),
+                "floor": rates["floor (epoll + recvfrom)"],
+            }
             ratios.append(
-                f"{mode:<9} {name:<10} torsion/Twisted {versusTwisted:>6}"
-                f"   torsion/asyncio {versusAsyncio:.2f}x"
+                f"{mode:<9} {name:<10}"
+                + "".join(
+                    f"  torsion/{other} {_ratio(ours, theirs, column):>6}"
+                    for other, theirs in versus.items()
+                )
             )
     drainers = [("torsion (epoll)", "torsion"), ("recvfrom floor", "floor")]
-    if _twistedAvailable():
+    if _available("twisted"):
         drainers.insert(1, ("Twisted (epoll)", "twisted"))
-    drained = {label: _drainRate(which) for label, which in drainers}
+    drainRuns: dict[str, list[float]] = {}
+    for _ in range(ROUNDS):
+        for label, which in drainers:
+            drainRuns.setdefault(label, []).append(_drainRate(which))
+    drained = {label: statistics.median(r) for label, r in drainRuns.items()}
     for label, rate in drained.items():
         print(f"{'drain':<9} {label:<27} {rate:>12,.0f} {'':>12}")
     ours = drained["torsion (epoll)"]
-    twisted = drained.get("Twisted (epoll)")
     ratios.append(
-        f"{'drain':<9} {'CPU':<10} torsion/Twisted "
-        f"{(f'{ours / twisted:.2f}x' if twisted else '-'):>6}"
-        f"   torsion/floor {ours / drained['recvfrom floor']:.2f}x"
+        f"{'drain':<9} {'CPU':<10}"
+        f" torsion/Twisted {_ratio(ours, drained.get('Twisted (epoll)'), 0):>6}"
+        f"  torsion/floor {_ratio(ours, drained['recvfrom floor'], 0):>6}"
     )
     print()
     print("\n".join(ratios))
@@ -368,8 +554,10 @@ if __name__ == "__main__":
             serveTorsion(mode, sys.argv[4])
         elif which == "twisted":
             serveTwisted(mode)
+        elif which == "floor":
+            serveFloor(mode)
         else:
-            serveAsyncio(mode)
+            serveAsyncio(mode, useUvloop=which == "uvloop")
     elif len(sys.argv) > 1 and sys.argv[1] == "drain":
         drain(sys.argv[2])
     elif len(sys.argv) > 1 and sys.argv[1] == "load":
