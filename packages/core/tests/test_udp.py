@@ -4,6 +4,7 @@ Tests for UDP ports: ``reactor.listenUDP`` and ``torsion.internet.udp``.
 
 from __future__ import annotations
 
+import errno
 import socket
 import sys
 from typing import Any
@@ -581,4 +582,35 @@ def test_ipv6SourcesFromSeveralPorts(reactor: Any) -> None:
     finally:
         for skt in senders:
             skt.close()
+        runUntil(reactor, port.stopListening())
+
+
+def test_forbiddenRecvmmsgFallsBackToRecvfrom(
+    reactor: Any, plainSocket: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    Where ``recvmmsg`` exists but cannot be used (a seccomp sandbox answers
+    ``ENOSYS`` or ``EPERM``), ports switch to ``recvfrom`` for good, and no
+    datagram is lost on the way.
+    """
+    calls: list[tuple[Any, ...]] = []
+
+    def forbidden(*args: Any) -> int:
+        calls.append(args)
+        return -1
+
+    monkeypatch.setattr(udp.Port, "batchReads", True)
+    monkeypatch.setattr(_mmsg, "_recvmmsg", forbidden)
+    monkeypatch.setattr(_mmsg, "_getErrno", lambda: errno.ENOSYS)
+    proto = Recorder()
+    port = _listen(reactor, proto)
+    try:
+        dest = ("127.0.0.1", port.getHost().port)
+        for data in (b"a", b"b", b"c"):
+            plainSocket.sendto(data, dest)
+        received = runUntil(reactor, proto.waitFor(3))
+        assert [data for data, _ in received] == [b"a", b"b", b"c"]
+        assert len(calls) == 1
+        assert _mmsg.receiverFor(socket.AF_INET, 8192) is None
+    finally:
         runUntil(reactor, port.stopListening())

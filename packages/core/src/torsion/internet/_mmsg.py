@@ -19,13 +19,14 @@ and size, however many ports there are.
 
 from __future__ import annotations
 
+import errno
 import socket
 import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["BatchReceiver", "receiverFor", "structures"]
+__all__ = ["UNUSABLE", "BatchReceiver", "disable", "receiverFor", "structures"]
 
 #: Most datagrams one ``recvmmsg`` call fills.
 BATCH = 32
@@ -37,6 +38,10 @@ BUFFER_BUDGET = 1024 * 1024
 #: Most source addresses remembered per receiver (the cache is emptied when
 #: full), so a flood from ever-new ports cannot grow it without bound.
 ADDRESS_CACHE_LIMIT = 4096
+
+#: What ``recvmmsg`` fails with where it cannot be used at all: a kernel
+#: without it, or a sandbox (seccomp) forbidding it.
+UNUSABLE = frozenset({errno.ENOSYS, errno.EPERM})
 
 _recvmmsg: Callable[..., int] | None = None
 _getErrno: Callable[[], int] | None = None
@@ -228,6 +233,15 @@ class BatchReceiver:
 
 
 _local = threading.local()
+
+
+def disable() -> None:
+    """
+    Stop batching in this process: from now on :func:`receiverFor` returns
+    ``None`` and ports read with ``recvfrom``.
+    """
+    global _recvmmsg
+    _recvmmsg = None
 
 
 def receiverFor(family: int, size: int) -> BatchReceiver | None:

@@ -336,8 +336,7 @@ class Port:
             return
         if self.batchReads:
             receiver = _mmsg.receiverFor(self.addressFamily, self.maxPacketSize)
-            if receiver is not None:
-                self._doReadBatched(receiver)
+            if receiver is not None and self._doReadBatched(receiver):
                 return
         recvfrom = skt.recvfrom
         size = self.maxPacketSize
@@ -369,11 +368,14 @@ class Port:
                 # The protocol stopped listening while handling the datagram.
                 return
 
-    def _doReadBatched(self, receiver: _mmsg.BatchReceiver) -> None:
+    def _doReadBatched(self, receiver: _mmsg.BatchReceiver) -> bool:
         """
         ``doRead`` with ``recvmmsg``: many datagrams per system call.
 
         :param receiver: the buffers to read into.
+        :return: ``False`` if ``recvmmsg`` turned out to be unusable here (a
+            sandbox forbidding it, say): batching is then switched off for
+            the process and the caller reads with ``recvfrom`` instead.
         """
         protocol = self.protocol
         fd = self._fileno
@@ -382,21 +384,24 @@ class Port:
             batch = receiver.receive(fd, left)
             if type(batch) is int:
                 if batch in _AGAIN:
-                    return
+                    return True
                 if batch == errno.EINTR:
                     continue
+                if batch in _mmsg.UNUSABLE:
+                    _mmsg.disable()
+                    return False
                 left -= 1
                 if batch in _TRANSIENT:
                     if batch in _REFUSED and self._connectedAddr is not None:
                         self._refused()
                         if self.disconnecting or self.socket is None:
-                            return
+                            return True
                     continue
                 _log.failure(
                     "Error reading from a UDP socket",
                     failure.Failure(OSError(batch, os.strerror(batch))),
                 )
-                return
+                return True
             for data, addr in batch:  # type: ignore[union-attr]
                 try:
                     protocol.datagramReceived(data, addr)
@@ -406,11 +411,12 @@ class Port:
                     # The protocol stopped listening while handling the
                     # datagram; the rest of the batch is dropped with the
                     # socket's queue.
-                    return
+                    return True
             if len(batch) < receiver.count:  # type: ignore[arg-type]
                 # The queue is empty: no need for a call that finds nothing.
-                return
+                return True
             left -= len(batch)  # type: ignore[arg-type]
+        return True
 
     def _refused(self) -> None:
         refused = getattr(self.protocol, "connectionRefused", None)
