@@ -614,3 +614,21 @@ def test_forbiddenRecvmmsgFallsBackToRecvfrom(
         assert _mmsg.receiverFor(socket.AF_INET, 8192) is None
     finally:
         runUntil(reactor, port.stopListening())
+
+
+def test_ipv4MappedSources(reactor: Any, plainSocket: socket.socket) -> None:
+    """
+    A dual-stack IPv6 port reports an IPv4 sender as an IPv4-mapped address,
+    whichever way it reads.
+    """
+    proto = Recorder()
+    port = reactor.listenUDP(0, proto, interface="::")
+    try:
+        if port.getHandle().getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY):
+            pytest.skip("this machine makes IPv6 sockets IPv6-only (bindv6only=1)")
+        plainSocket.sendto(b"four", ("127.0.0.1", port.getHost().port))
+        [(data, addr)] = runUntil(reactor, proto.waitFor(1))
+        assert data == b"four"
+        assert addr == ("::ffff:127.0.0.1", plainSocket.getsockname()[1])
+    finally:
+        runUntil(reactor, port.stopListening())
