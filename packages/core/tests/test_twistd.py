@@ -224,6 +224,32 @@ def test_helpListsInstalledPlugins(argv: list[str]) -> None:
         assert option in result.stdout
 
 
+@pytest.mark.parametrize("argv", commands(), ids=["script", "python-m"])
+@pytest.mark.parametrize(
+    "arguments", [["--help"], ["echo", "--help"], ["--version"]], ids=" ".join
+)
+def test_readerGoneAway(argv: list[str], arguments: list[str]) -> None:
+    """
+    ``torsion --help | head -1``: when the reader of the output has gone,
+    the command ends as if killed by ``SIGPIPE`` (status 141), without a
+    traceback.
+    """
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        result = subprocess.run(
+            [*argv, *arguments],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            timeout=WAIT,
+        )
+    finally:
+        os.close(writer)
+    assert (result.returncode, result.stderr) == (128 + signal.SIGPIPE, "")
+
+
 def test_pluginHelp() -> None:
     result = run([*PYTHON_M, "echo", "--help"])
     assert result.returncode == 0

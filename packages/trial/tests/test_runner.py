@@ -134,6 +134,37 @@ def test_helpReporters(tmp_path, trial):
         assert re.search(rf"^  {name} ", done.stdout, re.M)
 
 
+@pytest.mark.parametrize("script", [True, False], ids=["script", "python-m"])
+@pytest.mark.parametrize("arguments", [["--help"], ["--help-reporters"]])
+def test_readerGoneAway(suites, script, arguments):
+    """
+    ``torsion-trial --help | head -1``: when the reader of the output has
+    gone, the runner ends as if killed by ``SIGPIPE``, without a traceback.
+    """
+    import signal
+    import subprocess
+
+    if script:
+        command = [os.path.join(os.path.dirname(sys.executable), "torsion-trial")]
+    else:
+        command = [sys.executable, "-m", "torsion.trial"]
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        done = subprocess.run(
+            [*command, *arguments],
+            cwd=suites.dir,
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(writer)
+    assert (done.returncode, done.stderr) == (128 + signal.SIGPIPE, "")
+
+
 def test_unknownReporter(suites, trial):
     done = trial("--reporter", "nope", str(suites.passing), cwd=suites.dir)
     assert done.returncode == 2

@@ -43,6 +43,7 @@ from torsion.logger import (
 )
 from torsion.python import usage
 from torsion.python.failure import Failure
+from torsion.scripts._closedoutput import leaveOnBrokenPipe
 
 __all__ = [
     "DEFAULT_SHUTDOWN_TIMEOUT",
@@ -745,10 +746,17 @@ def run(argv: Sequence[str] | None = None) -> NoReturn:
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        config = parseCommandLine(arguments)
-        status = ApplicationRunner(config, arguments).run()
+        try:
+            config = parseCommandLine(arguments)
+            status = ApplicationRunner(config, arguments).run()
+        finally:
+            # Here (``--help`` exits from inside the parser), not at
+            # interpreter exit, so that a reader gone away is noticed.
+            sys.stdout.flush()
     except CommandError as problem:
         _exitWith(problem, sys.stderr)
     except KeyboardInterrupt:
         raise SystemExit(130)
+    except BrokenPipeError:
+        leaveOnBrokenPipe()
     raise SystemExit(status)
