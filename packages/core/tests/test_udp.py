@@ -95,6 +95,21 @@ def _listen(reactor: Any, proto: Any, interface: str = "127.0.0.1", **kw: Any) -
     return reactor.listenUDP(0, proto, interface=interface, **kw)
 
 
+def _deliver(
+    reactor: Any, port: Any, proto: Recorder, sender: socket.socket, *datagrams: bytes
+) -> list[tuple[bytes, Any]]:
+    """
+    Send ``datagrams`` from ``sender`` to ``port`` and wait until ``proto``
+    has them all.
+
+    :return: everything ``proto`` received so far.
+    """
+    dest = (port.getHost().host, port.getHost().port)
+    for datagram in datagrams:
+        sender.sendto(datagram, dest)
+    return runUntil(reactor, proto.waitFor(len(proto.received) + len(datagrams)))
+
+
 def test_interfaces(reactor: Any) -> None:
     port = _listen(reactor, Recorder())
     try:
@@ -367,10 +382,7 @@ def test_protocolErrorIsLoggedAndPortSurvives(
     proto = Fragile()
     port = _listen(reactor, proto)
     try:
-        dest = ("127.0.0.1", port.getHost().port)
-        plainSocket.sendto(b"bad", dest)
-        plainSocket.sendto(b"good", dest)
-        received = runUntil(reactor, proto.waitFor(2))
+        received = _deliver(reactor, port, proto, plainSocket, b"bad", b"good")
         assert [data for data, _ in received] == [b"bad", b"good"]
     finally:
         globalLogPublisher.removeObserver(events.append)
@@ -552,10 +564,7 @@ def test_emptyDatagram(reactor: Any, plainSocket: socket.socket) -> None:
     proto = Recorder()
     port = _listen(reactor, proto)
     try:
-        dest = ("127.0.0.1", port.getHost().port)
-        plainSocket.sendto(b"", dest)
-        plainSocket.sendto(b"after", dest)
-        received = runUntil(reactor, proto.waitFor(2))
+        received = _deliver(reactor, port, proto, plainSocket, b"", b"after")
         assert received == [
             (b"", plainSocket.getsockname()),
             (b"after", plainSocket.getsockname()),
@@ -605,10 +614,7 @@ def test_forbiddenRecvmmsgFallsBackToRecvfrom(
     proto = Recorder()
     port = _listen(reactor, proto)
     try:
-        dest = ("127.0.0.1", port.getHost().port)
-        for data in (b"a", b"b", b"c"):
-            plainSocket.sendto(data, dest)
-        received = runUntil(reactor, proto.waitFor(3))
+        received = _deliver(reactor, port, proto, plainSocket, b"a", b"b", b"c")
         assert [data for data, _ in received] == [b"a", b"b", b"c"]
         assert len(calls) == 1
         assert _mmsg.receiverFor(socket.AF_INET, 8192) is None

@@ -8,7 +8,7 @@ calls it through ``ctypes`` and turns the result into the same
 ``(bytes, address)`` pairs ``recvfrom`` gives.
 
 Only the UDP port uses it (``torsion.internet.udp.Port.doRead``).  Where
-``recvmmsg`` or ``ctypes`` is missing, :func:`receiverFor` returns ``None``
+``recvmmsg`` or ``ctypes`` is missing, ``receiverFor`` returns ``None``
 and the port reads with ``recvfrom`` as before.
 
 The receive buffers belong to a thread, not to a port: a reactor reads one
@@ -187,47 +187,35 @@ class BatchReceiver:
         nameOffset = 0
         size = self.size
         if nameSize == 16:
-            # sockaddr_in: family, port, address: the address and port are
-            # bytes 2 to 8.
-            for length in lengths:
-                key = names[nameOffset + 2 : nameOffset + 8]
-                address = addresses.get(key)
-                if address is None:
-                    address = self._remember(key, socket.AF_INET, key[2:], key)
-                result.append((data[offset : offset + length].tobytes(), address))
-                offset += size
-                nameOffset += 16
+            # sockaddr_in: family, port, address.
+            family, keyEnd, packedFrom = socket.AF_INET, 8, 2
         else:
             # sockaddr_in6: family, port, flow information, address, scope.
-            for length in lengths:
-                key = names[nameOffset + 2 : nameOffset + 24]
-                address = addresses.get(key)
-                if address is None:
-                    address = self._remember(key, socket.AF_INET6, key[6:], key)
-                result.append((data[offset : offset + length].tobytes(), address))
-                offset += size
-                nameOffset += 28
+            family, keyEnd, packedFrom = socket.AF_INET6, 24, 6
+        for length in lengths:
+            key = names[nameOffset + 2 : nameOffset + keyEnd]
+            address = addresses.get(key)
+            if address is None:
+                address = self._remember(key, family, packedFrom)
+            result.append((data[offset : offset + length].tobytes(), address))
+            offset += size
+            nameOffset += nameSize
         return result
 
-    def _remember(
-        self, key: bytes, family: int, packed: bytes, portBytes: bytes
-    ) -> tuple[str, int]:
+    def _remember(self, key: bytes, family: int, packedFrom: int) -> tuple[str, int]:
         """
         Decode a source address met for the first time, and cache it.
 
-        :param key: the cache key (starting with the port, network order).
-        :param family: the address family of ``packed``.
-        :param packed: the packed IP address.
-        :param portBytes: bytes whose first two are the port.
+        :param key: the cache key: the ``sockaddr`` from the port (two bytes,
+            network order) to the end of the IP address.
+        :param family: the address family.
+        :param packedFrom: where in ``key`` the IP address starts.
         :return: ``(host, port)`` as ``recvfrom`` spells them.
         """
         addresses = self._addresses
         if len(addresses) >= ADDRESS_CACHE_LIMIT:
             addresses.clear()
-        address = (
-            socket.inet_ntop(family, packed),
-            (portBytes[0] << 8) | portBytes[1],
-        )
+        address = (socket.inet_ntop(family, key[packedFrom:]), (key[0] << 8) | key[1])
         addresses[key] = address
         return address
 
@@ -237,7 +225,7 @@ _local = threading.local()
 
 def disable() -> None:
     """
-    Stop batching in this process: from now on :func:`receiverFor` returns
+    Stop batching in this process: from now on ``receiverFor`` returns
     ``None`` and ports read with ``recvfrom``.
     """
     global _recvmmsg
