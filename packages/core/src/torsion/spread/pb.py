@@ -78,6 +78,7 @@ from torsion.spread.jelly import (
 __all__ = [
     "CHALLENGE_SIZE",
     "MAX_BROKER_REFS",
+    "MAX_LOGIN_FAILURES",
     "ROOT_ID",
     "AsReferenceable",
     "Avatar",
@@ -111,6 +112,14 @@ __all__ = [
 
 MAX_BROKER_REFS = 1024
 """Most objects one connection may hold references to on this side."""
+
+MAX_LOGIN_FAILURES = 6
+"""
+How many failed logins a connection to a ``PBServerFactory`` serving a
+portal may make before its next attempt is refused and the connection
+dropped (as OpenSSH's ``MaxAuthTries`` does).
+"""
+
 
 ROOT_ID = 0
 """The reference number of the server's root object."""
@@ -1282,6 +1291,7 @@ class _PortalAuthChallenger(Referenceable):
         self.challenge: bytes | None = challenge
 
     def remote_respond(self, response: object, mind: object) -> defer.Deferred[Any]:
+        self.wrapper._admit()
         challenge, self.challenge = self.challenge, None
         if challenge is None:
             raise Error("this challenge was already answered")
@@ -1297,8 +1307,23 @@ class _PortalWrapper(Referenceable):
     def __init__(self, portal: Portal, broker: Broker) -> None:
         self.portal = portal
         self.broker = broker
+        self.failures = 0
+
+    def _admit(self) -> None:
+        """
+        Refuse a login attempt (and drop the connection) once this
+        connection has failed ``maxLoginFailures`` times: one connection is
+        not a place to guess passwords.
+        """
+        limit = getattr(self.broker.factory, "maxLoginFailures", MAX_LOGIN_FAILURES)
+        if self.failures >= limit:
+            transport = self.broker.transport
+            if transport is not None:
+                transport.loseConnection()
+            raise Error(f"too many failed logins on this connection ({limit})")
 
     def remote_login(self, username: object) -> tuple[bytes, Referenceable]:
+        self._admit()
         if isinstance(username, str):
             username = username.encode("utf-8")
         if not isinstance(username, bytes):
@@ -1309,10 +1334,16 @@ class _PortalWrapper(Referenceable):
     def remote_loginAnonymous(self, mind: object) -> defer.Deferred[Any]:
         from torsion.cred.credentials import Anonymous
 
+        self._admit()
         return self._login(Anonymous(), mind)
 
     def _login(self, creds: object, mind: object) -> defer.Deferred[Any]:
         d = self.portal.login(creds, mind, IPerspective)
+
+        def failed(reason: Failure) -> Failure:
+            if reason.check(LoginFailed):
+                self.failures += 1
+            return reason
 
         def loggedIn(result: tuple[Any, Any, Callable[[], None]]) -> Referenceable:
             _, avatar, logout = result
@@ -1322,7 +1353,7 @@ class _PortalWrapper(Referenceable):
                 self.broker.notifyOnDisconnect(logout)
             return _AvatarReferenceable(avatar)
 
-        return d.addCallback(loggedIn)
+        return d.addCallbacks(loggedIn, failed)
 
 
 @implementer(IPBRoot)
@@ -1343,7 +1374,12 @@ class PBServerFactory(protocol.ServerFactory):
     :param unsafeTracebacks: send full traceback text with errors (useful
         while developing; it tells clients about the server's code).
     :param security: the taster for what clients may send.
+    :ivar maxLoginFailures: how many failed logins (wrong password, unknown
+        user) one connection may make; the next attempt is refused and the
+        connection dropped.  ``MAX_LOGIN_FAILURES`` by default.
     """
+
+    maxLoginFailures = MAX_LOGIN_FAILURES
 
     def __init__(
         self,
