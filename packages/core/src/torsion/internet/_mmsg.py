@@ -43,6 +43,9 @@ ADDRESS_CACHE_LIMIT = 4096
 #: without it, or a sandbox (seccomp) forbidding it.
 UNUSABLE = frozenset({errno.ENOSYS, errno.EPERM})
 
+# Never wait, even on a socket someone made blocking: the call holds the GIL.
+_MSG_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0x40)
+
 _recvmmsg: Callable[..., int] | None = None
 _getErrno: Callable[[], int] | None = None
 _ctypes: Any = None
@@ -171,7 +174,7 @@ class BatchReceiver:
             ``errno`` of the failure (``EAGAIN`` when nothing is waiting).
         """
         received = _recvmmsg(  # type: ignore[misc]
-            fd, self._headersAddress, min(most, self.count), 0, None
+            fd, self._headersAddress, min(most, self.count), _MSG_DONTWAIT, None
         )
         if received <= 0:
             return _getErrno() if received < 0 else []  # type: ignore[misc]
