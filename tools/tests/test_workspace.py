@@ -11,7 +11,7 @@ import importlib.metadata
 from pathlib import Path
 
 import pytest
-from workspace import CORE, NAMESPACE, byName, discover, requirementName
+from workspace import CORE, NAMESPACE, Package, byName, discover, requirementName
 
 PACKAGES = discover()
 IDS = [p.name for p in PACKAGES]
@@ -45,7 +45,7 @@ def test_discovery_reads_any_package(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("package", PACKAGES, ids=IDS)
-def test_namespace_has_no_init(package) -> None:
+def test_namespace_has_no_init(package: Package) -> None:
     """No distribution ships torsion/__init__.py: torsion is a PEP 420 namespace."""
     assert (package.srcDir / NAMESPACE).is_dir()
     assert not (package.srcDir / NAMESPACE / "__init__.py").exists()
@@ -62,7 +62,7 @@ def test_namespace_is_shared() -> None:
 
 
 @pytest.mark.parametrize("package", PACKAGES, ids=IDS)
-def test_version_matches_metadata(package) -> None:
+def test_version_matches_metadata(package: Package) -> None:
     """``torsion.<name>.__version__`` is the installed version and the file's."""
     module = importlib.import_module(package.topModule)
     assert module.__version__ == package.version
@@ -70,12 +70,16 @@ def test_version_matches_metadata(package) -> None:
 
 
 @pytest.mark.parametrize("package", PACKAGES, ids=IDS)
-def test_metadata_rules(package) -> None:
+def test_metadata_rules(package: Package) -> None:
     """hatchling, torsion-<name>, Python >= 3.11, no sibling as hard dependency."""
-    assert package.pyproject["build-system"]["build-backend"] == "hatchling.build"
+    buildSystem = package.pyproject["build-system"]
+    assert isinstance(buildSystem, dict)
+    assert buildSystem["build-backend"] == "hatchling.build"
     assert package.dist == f"torsion-{package.name}"
     assert package.project["requires-python"] == ">=3.11"
-    assert "version" in package.project["dynamic"]
+    dynamic = package.project["dynamic"]
+    assert isinstance(dynamic, list)
+    assert "version" in dynamic
     names = {p.dist for p in PACKAGES}
     ours = [r for r in package.dependencies if requirementName(r) in names]
     if package.isCore:
@@ -86,7 +90,7 @@ def test_metadata_rules(package) -> None:
 
 
 @pytest.mark.parametrize("package", PACKAGES, ids=IDS)
-def test_every_top_package_is_typed(package) -> None:
+def test_every_top_package_is_typed(package: Package) -> None:
     """PEP 561 for a namespace: a py.typed marker in each top-level package."""
     for module in package.modules:
         directory = package.srcDir.joinpath(*module.split("."))

@@ -5,12 +5,14 @@ tests returning Deferreds run on the torsion reactor, and tests that do not
 use the plugin are left alone.
 """
 
+from types import SimpleNamespace
+
 import pytest
 
 pytest_plugins = ["pytester"]
 
 
-def test_outcomes(pytester: pytest.Pytester, suites) -> None:
+def test_outcomes(pytester: pytest.Pytester, suites: SimpleNamespace) -> None:
     """
     Every outcome of the sample suite is reported as such by pytest:
     timeouts, a dirty reactor and logged errors fail their tests.

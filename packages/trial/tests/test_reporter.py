@@ -3,16 +3,22 @@ Each reporter reports every outcome of the sample suite as such: in-process
 runs with the reporters writing to a buffer.
 """
 
+import importlib.util
 import io
+import pathlib
 import re
 import xml.etree.ElementTree as ET
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from torsion.trial import reporter, runner
 
 
-def _run(suites, name, **kwargs):
+def _run(
+    suites: SimpleNamespace, name: str, **kwargs: Any
+) -> tuple[reporter.Reporter, str]:
     tests = runner.TestLoader().loadFile(str(suites.outcomes))
     assert len(tests) == 8
     stream = io.StringIO()
@@ -28,7 +34,7 @@ def _run(suites, name, **kwargs):
 
 
 @pytest.mark.parametrize("name", ["tree", "verbose", "text", "summary", "junitxml"])
-def test_summaryLine(suites, name):
+def test_summaryLine(suites: SimpleNamespace, name: str) -> None:
     """
     Every reporter ends with the summary line, with ``N passed, N failed``.
     """
@@ -39,7 +45,7 @@ def test_summaryLine(suites, name):
     assert result.testsRun == 8
 
 
-def test_counts(suites):
+def test_counts(suites: SimpleNamespace) -> None:
     """
     The result model counts each test once, under its outcome.
     """
@@ -63,7 +69,7 @@ def test_counts(suites):
     assert [str(todo) for _, _, todo in result.expectedFailures] == ["todo reason text"]
 
 
-def test_tree(suites):
+def test_tree(suites: SimpleNamespace) -> None:
     """
     The tree reporter indents tests under their module and class, with each
     outcome at the end of the line, and shows the tracebacks.
@@ -83,7 +89,7 @@ def test_tree(suites):
     assert "test_dirty" in output.split("Reactor was unclean", 1)[1]
 
 
-def test_treeColour(suites):
+def test_treeColour(suites: SimpleNamespace) -> None:
     """
     With colour, outcomes are wrapped in ANSI colour codes.
     """
@@ -92,7 +98,7 @@ def test_treeColour(suites):
     assert "[\x1b[31mFAIL\x1b[0m]" in output
 
 
-def test_verbose(suites):
+def test_verbose(suites: SimpleNamespace) -> None:
     """
     The verbose reporter writes one ``id ... [STATUS]`` line per test.
     """
@@ -101,7 +107,7 @@ def test_verbose(suites):
         assert f"{suites.outcomesModule}.Outcomes.{method} ... [{status}]" in output
 
 
-def test_text(suites):
+def test_text(suites: SimpleNamespace) -> None:
     """
     The text reporter writes one character per test, in order.
     """
@@ -109,7 +115,7 @@ def test_text(suites):
     assert output.splitlines()[0] == "EEFE.SET"
 
 
-def test_summaryReporter(suites):
+def test_summaryReporter(suites: SimpleNamespace) -> None:
     """
     The summary reporter names only the problems, then the summary.
     """
@@ -121,7 +127,7 @@ def test_summaryReporter(suites):
     assert "test_pass" not in output
 
 
-def test_junitxml(suites):
+def test_junitxml(suites: SimpleNamespace) -> None:
     """
     The junitxml reporter writes valid JUnit XML with one testcase per test
     and the right child element for each outcome.
@@ -155,14 +161,14 @@ def test_junitxml(suites):
     assert failure.get("type") == "torsion.trial.unittest.FailTest"
 
 
-def test_junitxmlEscapes(tmp_path):
+def test_junitxmlEscapes(tmp_path: pathlib.Path) -> None:
     """
     Control characters in messages do not make the XML invalid.
     """
     from torsion.trial import unittest
 
     class Nasty(unittest.SynchronousTestCase):
-        def test_it(self):
+        def test_it(self) -> None:
             self.fail("bad \x00\x07 <&> chars")
 
     path = tmp_path / "out.xml"
@@ -174,21 +180,19 @@ def test_junitxmlEscapes(tmp_path):
     assert "<&>" in (failure.get("message") or "")
 
 
-def test_subunitMissing():
+def test_subunitMissing() -> None:
     """
     Without python-subunit the subunit reporter cannot be made, and says
     what to install.
     """
-    try:
-        import subunit  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("subunit") is None:
         with pytest.raises(reporter.ReporterUnavailable, match="python-subunit"):
             reporter.SubunitReporter()
     else:  # pragma: no cover - depends on the environment
         reporter.SubunitReporter(binaryStream=io.BytesIO())
 
 
-def test_unexpectedSuccess():
+def test_unexpectedSuccess() -> None:
     """
     A ``todo`` test that passes is reported as an unexpected success and
     fails the run.
@@ -198,7 +202,7 @@ def test_unexpectedSuccess():
     class Surprise(unittest.SynchronousTestCase):
         todo = "should fail"
 
-        def test_it(self):
+        def test_it(self) -> None:
             pass
 
     stream = io.StringIO()
@@ -213,14 +217,14 @@ def test_unexpectedSuccess():
     assert result.unexpectedSuccesses[0][1].reason == "should fail"
 
 
-def test_passedRun():
+def test_passedRun() -> None:
     """
     A run without problems says PASSED.
     """
     from torsion.trial import unittest
 
     class Fine(unittest.SynchronousTestCase):
-        def test_it(self):
+        def test_it(self) -> None:
             pass
 
     stream = io.StringIO()
@@ -231,14 +235,14 @@ def test_passedRun():
     assert stream.getvalue().rstrip().endswith("PASSED (1 passed, 0 failed)")
 
 
-def test_realtime():
+def test_realtime() -> None:
     """
     With ``realtime`` a problem's traceback is written as it happens.
     """
     from torsion.trial import unittest
 
     class Broken(unittest.SynchronousTestCase):
-        def test_it(self):
+        def test_it(self) -> None:
             raise KeyError("now")
 
     stream = io.StringIO()
@@ -250,7 +254,9 @@ def test_realtime():
     assert before.count("KeyError") == stream.getvalue().count("KeyError")
 
 
-def test_subunitStream(suites, monkeypatch):
+def test_subunitStream(
+    suites: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """
     The subunit reporter sends an ``inprogress`` then a final status per
     test (with the traceback attached to problems) to subunit's v2 writer;
@@ -259,17 +265,17 @@ def test_subunitStream(suites, monkeypatch):
     import sys
     import types
 
-    calls = []
+    calls: list[dict[str, Any]] = []
 
     class StreamResultToBytes:
-        def __init__(self, stream):
+        def __init__(self, stream: io.BytesIO) -> None:
             self.stream = stream
 
-        def status(self, **kwargs):
+        def status(self, **kwargs: Any) -> None:
             calls.append(kwargs)
 
     fake = types.ModuleType("subunit")
-    fake.StreamResultToBytes = StreamResultToBytes
+    setattr(fake, "StreamResultToBytes", StreamResultToBytes)  # noqa: B010
     monkeypatch.setitem(sys.modules, "subunit", fake)
     tests = runner.TestLoader().loadFile(str(suites.outcomes))
     stream = io.StringIO()

@@ -3,18 +3,28 @@ The ``torsion-trial`` command, run as a real subprocess.
 """
 
 import fcntl
+import importlib.util
 import os
+import pathlib
 import re
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
 
 from torsion.trial import runner
 
+#: The ``trial`` fixture: ``runTrial`` of the conftest.
+RunTrial = Callable[..., subprocess.CompletedProcess[str]]
+
 
 @pytest.mark.parametrize("name", ["tree", "verbose", "text", "summary", "junitxml"])
-def test_reportersEndWithSummary(suites, trial, name):
+def test_reportersEndWithSummary(
+    suites: SimpleNamespace, trial: RunTrial, name: str
+) -> None:
     """
     Under every reporter the run of the sample suite ends with the summary
     line and exits with status 1.
@@ -24,7 +34,7 @@ def test_reportersEndWithSummary(suites, trial, name):
     assert done.stdout.rstrip().splitlines()[-1] == suites.summary
 
 
-def test_script(suites, trial):
+def test_script(suites: SimpleNamespace, trial: RunTrial) -> None:
     """
     The installed ``torsion-trial`` script runs tests and exits 0 when they
     pass.
@@ -34,7 +44,7 @@ def test_script(suites, trial):
     assert done.stdout.rstrip().endswith("PASSED (3 passed, 0 failed)")
 
 
-def test_treeOutcomes(suites, trial):
+def test_treeOutcomes(suites: SimpleNamespace, trial: RunTrial) -> None:
     """
     The default (tree) reporter shows each test's outcome.
     """
@@ -45,7 +55,7 @@ def test_treeOutcomes(suites, trial):
         )
 
 
-def test_junitxmlFile(suites, trial):
+def test_junitxmlFile(suites: SimpleNamespace, trial: RunTrial) -> None:
     """
     ``--junit-xml`` chooses where the XML goes.
     """
@@ -62,13 +72,11 @@ def test_junitxmlFile(suites, trial):
     assert len(ET.parse(path).getroot().findall("testsuite/testcase")) == 8
 
 
-def test_subunitMissing(suites, trial):
+def test_subunitMissing(suites: SimpleNamespace, trial: RunTrial) -> None:
     """
     The subunit reporter without python-subunit is a clear usage error.
     """
-    try:
-        import subunit  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("subunit") is None:
         done = trial("--reporter", "subunit", str(suites.passing), cwd=suites.dir)
         assert done.returncode == 2
         assert "python-subunit" in done.stderr
@@ -77,13 +85,11 @@ def test_subunitMissing(suites, trial):
         assert done.returncode == 0
 
 
-def test_coverageMissing(suites, trial):
+def test_coverageMissing(suites: SimpleNamespace, trial: RunTrial) -> None:
     """
     ``--coverage`` without coverage.py is a clear usage error.
     """
-    try:
-        import coverage  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("coverage") is None:
         done = trial("--coverage", str(suites.passing), cwd=suites.dir)
         assert done.returncode == 2
         assert "coverage" in done.stderr
@@ -92,7 +98,9 @@ def test_coverageMissing(suites, trial):
         assert done.returncode == 0
 
 
-def test_coverageRuns(suites, trial, monkeypatch):
+def test_coverageRuns(
+    suites: SimpleNamespace, trial: RunTrial, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """
     With coverage.py importable, ``--coverage`` starts it before the tests
     (here a stand-in module records the calls) and reports at the end.
@@ -124,7 +132,7 @@ def test_coverageRuns(suites, trial, monkeypatch):
     assert calls == ["init", "coverage", "start", "stop", "save", "combine", "report"]
 
 
-def test_helpReporters(tmp_path, trial):
+def test_helpReporters(tmp_path: pathlib.Path, trial: RunTrial) -> None:
     """
     ``--help-reporters`` lists every reporter.
     """
@@ -136,7 +144,9 @@ def test_helpReporters(tmp_path, trial):
 
 @pytest.mark.parametrize("script", [True, False], ids=["script", "python-m"])
 @pytest.mark.parametrize("arguments", [["--help"], ["--help-reporters"]])
-def test_readerGoneAway(suites, script, arguments):
+def test_readerGoneAway(
+    suites: SimpleNamespace, script: bool, arguments: list[str]
+) -> None:
     """
     ``torsion-trial --help | head -1``: when the reader of the output has
     gone, the runner ends as if killed by ``SIGPIPE``, without a traceback.
@@ -165,13 +175,13 @@ def test_readerGoneAway(suites, script, arguments):
     assert (done.returncode, done.stderr) == (128 + signal.SIGPIPE, "")
 
 
-def test_unknownReporter(suites, trial):
+def test_unknownReporter(suites: SimpleNamespace, trial: RunTrial) -> None:
     done = trial("--reporter", "nope", str(suites.passing), cwd=suites.dir)
     assert done.returncode == 2
     assert "unknown reporter" in done.stderr
 
 
-def test_dottedNames(suites, trial):
+def test_dottedNames(suites: SimpleNamespace, trial: RunTrial) -> None:
     """
     Tests can be named by module, class or method.
     """
@@ -187,7 +197,7 @@ def test_dottedNames(suites, trial):
     assert suites.summary in done.stdout
 
 
-def test_package(tmp_path, trial):
+def test_package(tmp_path: pathlib.Path, trial: RunTrial) -> None:
     """
     A package is searched recursively for ``test_*`` modules.
     """
@@ -212,7 +222,7 @@ def test_package(tmp_path, trial):
     assert "PASSED (2 passed, 0 failed)" in done.stdout
 
 
-def test_importError(tmp_path, trial):
+def test_importError(tmp_path: pathlib.Path, trial: RunTrial) -> None:
     """
     A module that fails to import is reported as an error, not a crash.
     """
@@ -226,7 +236,7 @@ def test_importError(tmp_path, trial):
     assert "No module named 'no_such_package_anywhere'" in done.stdout
 
 
-def test_exitfirst(suites, trial):
+def test_exitfirst(suites: SimpleNamespace, trial: RunTrial) -> None:
     """
     ``--exitfirst`` stops at the first failure or error.
     """
@@ -237,7 +247,7 @@ def test_exitfirst(suites, trial):
     assert "Ran 1 tests" in done.stdout
 
 
-def test_randomWithoutSeed(suites, trial):
+def test_randomWithoutSeed(suites: SimpleNamespace, trial: RunTrial) -> None:
     """
     ``--random`` alone picks a seed and prints it, so the order can be
     reproduced.
@@ -252,7 +262,7 @@ def test_randomWithoutSeed(suites, trial):
     assert "integer seed" in done.stderr
 
 
-def test_usageErrors(tmp_path, trial):
+def test_usageErrors(tmp_path: pathlib.Path, trial: RunTrial) -> None:
     """
     A bad command line is a usage error (status 2) with a clear message.
     """
@@ -266,7 +276,7 @@ def test_usageErrors(tmp_path, trial):
     assert "--jobs" in done.stdout and "--reactor" in done.stdout
 
 
-def test_random(suites, trial):
+def test_random(suites: SimpleNamespace, trial: RunTrial) -> None:
     """
     ``--random SEED`` shuffles reproducibly and says which seed it used.
     """
@@ -287,7 +297,7 @@ def test_random(suites, trial):
     assert orders[0] != sorted(orders[0])
 
 
-def test_untilFailure(tmp_path, trial):
+def test_untilFailure(tmp_path: pathlib.Path, trial: RunTrial) -> None:
     """
     ``--until-failure`` repeats the run until a test fails.
     """
@@ -308,7 +318,7 @@ def test_untilFailure(tmp_path, trial):
     assert (tmp_path / "count").read_text() == "3"
 
 
-def test_tempDirectoryAndLogfile(tmp_path, trial):
+def test_tempDirectoryAndLogfile(tmp_path: pathlib.Path, trial: RunTrial) -> None:
     """
     Tests run inside ``_trial_temp``; what they log goes to its
     ``test.log``; ``mktemp`` paths are under it.
@@ -331,7 +341,7 @@ def test_tempDirectoryAndLogfile(tmp_path, trial):
     assert "hello from the test 4321" in (temp / "test.log").read_text()
 
 
-def test_tempDirectoryLocked(tmp_path, trial):
+def test_tempDirectoryLocked(tmp_path: pathlib.Path, trial: RunTrial) -> None:
     """
     While one run holds ``_trial_temp``, another uses ``_trial_temp-1``.
     """
@@ -353,7 +363,7 @@ def test_tempDirectoryLocked(tmp_path, trial):
         os.close(fd)
 
 
-def test_lockReleased(tmp_path):
+def test_lockReleased(tmp_path: pathlib.Path) -> None:
     """
     Once released, the directory can be locked again (and is emptied).
     """
@@ -372,7 +382,7 @@ def test_lockReleased(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["select", "poll", "epoll", "asyncio"])
-def test_reactorOption(tmp_path, trial, name):
+def test_reactorOption(tmp_path: pathlib.Path, trial: RunTrial, name: str) -> None:
     """
     ``--reactor NAME`` installs that reactor; tests wait on it, time out,
     and have leftover calls and ports reported and cleaned up on it.
@@ -428,13 +438,13 @@ def test_reactorOption(tmp_path, trial, name):
     assert "test_d_dirtyPort" in done.stdout.split("DelayedCalls")[1]
 
 
-def test_unknownReactor(suites, trial):
+def test_unknownReactor(suites: SimpleNamespace, trial: RunTrial) -> None:
     done = trial("--reactor", "nonesuch", str(suites.passing), cwd=suites.dir)
     assert done.returncode == 2
     assert "nonesuch" in done.stderr
 
 
-def test_jobs(suites, trial):
+def test_jobs(suites: SimpleNamespace, trial: RunTrial) -> None:
     """
     ``--jobs 2`` runs the suite in two workers and merges their results and
     logs.
@@ -451,7 +461,7 @@ def test_jobs(suites, trial):
     assert "worker 0" in log and "worker 1" in log
 
 
-def test_jobsWorkerCrash(tmp_path, trial):
+def test_jobsWorkerCrash(tmp_path: pathlib.Path, trial: RunTrial) -> None:
     """
     A worker that dies has its test reported as an error and is replaced;
     the other tests still run.
@@ -480,7 +490,7 @@ def test_jobsWorkerCrash(tmp_path, trial):
     assert "FAILED (4 passed, 0 failed, 1 errors)" in done.stdout
 
 
-def test_debug(tmp_path, trial):
+def test_debug(tmp_path: pathlib.Path, trial: RunTrial) -> None:
     """
     ``--debug`` opens pdb post-mortem in the failing test's frame.
     """
@@ -499,7 +509,7 @@ def test_debug(tmp_path, trial):
     assert "\n42\n" in done.stdout.replace("(Pdb) ", "\n")
 
 
-def test_interrupted(tmp_path, trial):
+def test_interrupted(tmp_path: pathlib.Path, trial: RunTrial) -> None:
     """
     Ctrl-C (SIGINT) during a test stops the run, reports what ran, and
     fails it; the reactor's own handlers do not swallow it.
@@ -561,7 +571,9 @@ CLASS_FIXTURES = (
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
-def test_classAndModuleFixtures(tmp_path, trial, jobs):
+def test_classAndModuleFixtures(
+    tmp_path: pathlib.Path, trial: RunTrial, jobs: str
+) -> None:
     """
     ``setUpClass``/``tearDownClass`` and ``setUpModule``/``tearDownModule``
     run once around their tests; a failing ``setUpClass`` is an error and
@@ -595,7 +607,7 @@ def test_classAndModuleFixtures(tmp_path, trial, jobs):
         assert log.count("setUpClass") == log.count("tearDownClass") >= 1
 
 
-def test_unhandledCycleAfterFlush(tmp_path, trial):
+def test_unhandledCycleAfterFlush(tmp_path: pathlib.Path, trial: RunTrial) -> None:
     """
     A failed Deferred kept in a reference cycle and dropped after the test
     flushed logged errors is still caught by the end-of-test collection.
@@ -619,18 +631,18 @@ def test_unhandledCycleAfterFlush(tmp_path, trial):
     assert "FAILED (0 passed, 0 failed, 1 errors)" in done.stdout
 
 
-def test_badJobs(suites, trial):
+def test_badJobs(suites: SimpleNamespace, trial: RunTrial) -> None:
     done = trial("--jobs", "0", str(suites.passing), cwd=suites.dir)
     assert done.returncode == 2
 
 
-def test_debugRequiresOneJob(suites, trial):
+def test_debugRequiresOneJob(suites: SimpleNamespace, trial: RunTrial) -> None:
     done = trial("--jobs", "2", "--debug", str(suites.passing), cwd=suites.dir)
     assert done.returncode == 2
     assert "--debug" in done.stderr
 
 
-def test_loaderOrder(suites):
+def test_loaderOrder(suites: SimpleNamespace) -> None:
     """
     Loading is deterministic: sorted by class and method name.
     """

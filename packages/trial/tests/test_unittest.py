@@ -9,6 +9,7 @@ import sys
 import threading
 import types
 import warnings
+from typing import NoReturn, cast
 
 import pytest
 
@@ -17,7 +18,9 @@ from torsion.python import log
 from torsion.trial import reporter, unittest, util
 
 
-def run(case_class, *names):
+def run(
+    case_class: type[unittest.SynchronousTestCase], *names: str
+) -> reporter.Reporter:
     """
     Run the named tests of a class and return the reporter.
     """
@@ -27,7 +30,7 @@ def run(case_class, *names):
     return result
 
 
-def only(result):
+def only(result: reporter.Reporter) -> str:
     """
     The single status the reporter counted.
     """
@@ -39,32 +42,32 @@ def only(result):
 # -- outcomes ----------------------------------------------------------
 
 
-def test_skipAttributes():
+def test_skipAttributes() -> None:
     """
     ``skip`` on the method or the class, ``SkipTest`` raised in setUp or the
     test, and ``unittest.skip`` all skip.
     """
 
     class Skips(unittest.SynchronousTestCase):
-        def test_method(self):
+        def test_method(self) -> None:
             raise AssertionError("must not run")
 
-        test_method.skip = "method reason"
+        test_method.__dict__["skip"] = "method reason"
 
-        def test_raised(self):
+        def test_raised(self) -> None:
             self.skipTest("raised reason")
 
     class SkipClass(unittest.SynchronousTestCase):
         skip = "class reason"
 
-        def test_it(self):
+        def test_it(self) -> None:
             raise AssertionError("must not run")
 
     class SkipInSetUp(unittest.SynchronousTestCase):
-        def setUp(self):
+        def setUp(self) -> None:
             raise unittest.SkipTest("setUp reason")
 
-        def test_it(self):
+        def test_it(self) -> None:
             raise AssertionError("must not run")
 
     result = run(Skips, "test_method", "test_raised")
@@ -75,17 +78,17 @@ def test_skipAttributes():
     assert [r for _, r in result.skips] == ["setUp reason"]
 
 
-def test_skipModuleAttribute():
+def test_skipModuleAttribute() -> None:
     """
     ``skip`` on the test's module skips every test in it.
     """
     module = types.ModuleType("skipped_module_for_trial")
-    module.skip = "module reason"
+    module.__dict__["skip"] = "module reason"
     sys.modules[module.__name__] = module
     try:
 
         class InModule(unittest.SynchronousTestCase):
-            def test_it(self):
+            def test_it(self) -> None:
                 raise AssertionError("must not run")
 
         InModule.__module__ = module.__name__
@@ -95,22 +98,22 @@ def test_skipModuleAttribute():
         del sys.modules[module.__name__]
 
 
-def test_todoWithErrorTypes():
+def test_todoWithErrorTypes() -> None:
     """
     A ``todo`` naming exception types expects only those: another error is
     a real error.
     """
 
     class Todos(unittest.SynchronousTestCase):
-        def test_expected(self):
+        def test_expected(self) -> None:
             raise KeyError("x")
 
-        test_expected.todo = (KeyError, "known bug")
+        test_expected.__dict__["todo"] = (KeyError, "known bug")
 
-        def test_other(self):
+        def test_other(self) -> None:
             raise ValueError("x")
 
-        test_other.todo = ((KeyError, IndexError), "known bug")
+        test_other.__dict__["todo"] = ((KeyError, IndexError), "known bug")
 
     assert only(run(Todos, "test_expected")) == "TODO"
     result = run(Todos, "test_other")
@@ -118,11 +121,11 @@ def test_todoWithErrorTypes():
     assert result.errors[0][1][0] is ValueError
 
 
-def test_badTodo():
+def test_badTodo() -> None:
     class BadTodo(unittest.SynchronousTestCase):
         todo = 42
 
-        def test_it(self):
+        def test_it(self) -> None:
             pass
 
     result = run(BadTodo, "test_it")
@@ -130,34 +133,34 @@ def test_badTodo():
     assert result.errors[0][1][0] is TypeError
 
 
-def test_errorsInTearDownAndCleanups():
+def test_errorsInTearDownAndCleanups() -> None:
     """
     A failing test whose tearDown and cleanup also fail reports all three;
     cleanups run even when setUp fails, last-added first.
     """
-    order = []
+    order: list[str] = []
 
     class Many(unittest.SynchronousTestCase):
-        def setUp(self):
+        def setUp(self) -> None:
             self.addCleanup(order.append, "first added")
             self.addCleanup(order.append, "second added")
 
-        def test_it(self):
+        def test_it(self) -> None:
             self.addCleanup(lambda: 1 / 0)
             self.fail("in test")
 
-        def tearDown(self):
+        def tearDown(self) -> None:
             raise KeyError("in tearDown")
 
     class SetUpFails(unittest.SynchronousTestCase):
-        def setUp(self):
+        def setUp(self) -> None:
             self.addCleanup(order.append, "cleanup after failed setUp")
             raise RuntimeError("in setUp")
 
-        def test_it(self):
+        def test_it(self) -> None:
             order.append("test ran")
 
-        def tearDown(self):
+        def tearDown(self) -> None:
             order.append("tearDown ran")
 
     result = run(Many, "test_it")
@@ -171,22 +174,22 @@ def test_errorsInTearDownAndCleanups():
     assert [e[0] for _, e in result.errors] == [RuntimeError]
 
 
-def test_loggedErrorFailsTest():
+def test_loggedErrorFailsTest() -> None:
     """
     An error logged during a test fails it, unless flushed.
     """
 
     class Logs(unittest.SynchronousTestCase):
-        def test_logged(self):
+        def test_logged(self) -> None:
             log.err(ValueError("logged"))
 
-        def test_flushed(self):
+        def test_flushed(self) -> None:
             log.err(ValueError("logged"))
             log.err(KeyError("logged"))
             self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
             self.assertEqual(len(self.flushLoggedErrors()), 1)
 
-        def test_unhandledDeferred(self):
+        def test_unhandledDeferred(self) -> None:
             defer.fail(ZeroDivisionError("dropped"))
 
     result = run(Logs, "test_logged")
@@ -198,23 +201,23 @@ def test_loggedErrorFailsTest():
     assert result.errors[0][1][0] is ZeroDivisionError
 
 
-def test_synchronousRejectsAsync():
+def test_synchronousRejectsAsync() -> None:
     """
     ``SynchronousTestCase`` refuses ``async def`` tests and unfired
     Deferreds, saying to use ``TestCase``; fired Deferreds are accepted.
     """
 
     class Sync(unittest.SynchronousTestCase):
-        async def test_async(self):
+        async def test_async(self) -> None:
             pass
 
-        def test_unfired(self):
+        def test_unfired(self) -> defer.Deferred[None]:
             return defer.Deferred()
 
-        def test_fired(self):
+        def test_fired(self) -> defer.Deferred[None]:
             return defer.succeed(None)
 
-        def test_firedFailure(self):
+        def test_firedFailure(self) -> defer.Deferred[None]:
             return defer.fail(KeyError("k"))
 
     result = run(Sync, "test_async", "test_unfired")
@@ -228,44 +231,47 @@ def test_synchronousRejectsAsync():
 # -- TestCase and the reactor ----------------------------------------------
 
 
-def test_asyncFixtures():
+def test_asyncFixtures() -> None:
     """
     setUp, the test, tearDown and cleanups may be ``async def`` or return
     Deferreds; each is waited for in order.
     """
-    from torsion.internet import reactor, task
+    from torsion.internet import interfaces, reactor, task
 
-    order = []
+    clock = cast(interfaces.IReactorTime, reactor)
+    order: list[str] = []
 
     class Async(unittest.TestCase):
-        async def setUp(self):
-            await task.deferLater(reactor, 0, order.append, "setUp")
+        # Trial waits for what setUp and tearDown return; the standard
+        # library's TestCase declares them returning None.
+        async def setUp(self) -> None:  # type: ignore[override]
+            await task.deferLater(clock, 0, order.append, "setUp")
             self.addCleanup(self.cleanup)
 
-        def cleanup(self):
-            return task.deferLater(reactor, 0, order.append, "cleanup")
+        def cleanup(self) -> defer.Deferred[None]:
+            return task.deferLater(clock, 0, order.append, "cleanup")
 
-        async def test_it(self):
-            await task.deferLater(reactor, 0.01, order.append, "test")
+        async def test_it(self) -> None:
+            await task.deferLater(clock, 0.01, order.append, "test")
 
-        def tearDown(self):
-            return task.deferLater(reactor, 0, order.append, "tearDown")
+        def tearDown(self) -> defer.Deferred[None]:  # type: ignore[override]
+            return task.deferLater(clock, 0, order.append, "tearDown")
 
     assert only(run(Async, "test_it")) == "OK"
     assert order == ["setUp", "test", "tearDown", "cleanup"]
 
 
-def test_timeoutAttributes():
+def test_timeoutAttributes() -> None:
     """
     ``timeout`` on the class applies to its tests; the error names the
     elapsed time and what the test was waiting on; cleanups still run.
     """
-    cleaned = []
+    cleaned: list[bool] = []
 
     class Slow(unittest.TestCase):
         timeout = 0.05
 
-        async def test_it(self):
+        async def test_it(self) -> None:
             self.addCleanup(cleaned.append, True)
             await defer.Deferred()
 
@@ -279,19 +285,19 @@ def test_timeoutAttributes():
     assert cleaned == [True]
 
 
-def test_timeoutDefault():
+def test_timeoutDefault() -> None:
     """
     Without a ``timeout`` attribute the default applies.
     """
 
     class Plain(unittest.TestCase):
-        def test_it(self):
+        def test_it(self) -> None:
             pass
 
     assert Plain("test_it").getTimeout() == util.DEFAULT_TIMEOUT_DURATION == 120.0
 
 
-def test_dirtyDelayedCallCleaned():
+def test_dirtyDelayedCallCleaned() -> None:
     """
     A leftover delayed call fails the test, names where it was scheduled,
     and is cancelled so the next test starts clean.
@@ -299,10 +305,10 @@ def test_dirtyDelayedCallCleaned():
     from torsion.internet import reactor
 
     class Dirty(unittest.TestCase):
-        def test_dirty(self):
+        def test_dirty(self) -> None:
             self.call = reactor.callLater(3600, lambda: None)
 
-        def test_clean(self):
+        def test_clean(self) -> None:
             pass
 
     case = Dirty("test_dirty")
@@ -317,14 +323,14 @@ def test_dirtyDelayedCallCleaned():
     assert only(run(Dirty, "test_clean")) == "OK"
 
 
-def test_dirtyListeningPortCleaned():
+def test_dirtyListeningPortCleaned() -> None:
     """
     A listening port left open fails the test and is closed.
     """
     from torsion.internet import protocol, reactor
 
     class Port(unittest.TestCase):
-        def test_leak(self):
+        def test_leak(self) -> None:
             self.port = reactor.listenTCP(0, protocol.Factory(), interface="127.0.0.1")
 
     case = Port("test_leak")
@@ -337,28 +343,32 @@ def test_dirtyListeningPortCleaned():
     assert case.port not in reactor.getReaders()
 
 
-def test_closedPortIsClean():
+def test_closedPortIsClean() -> None:
     """
     A port closed by the test (a Deferred awaited) leaves the reactor clean.
     """
-    from torsion.internet import protocol, reactor
+    from torsion.internet import interfaces, protocol, reactor
+
+    tcp = cast(interfaces.IReactorTCP, reactor)
 
     class Port(unittest.TestCase):
-        def test_closed(self):
-            port = reactor.listenTCP(0, protocol.Factory(), interface="127.0.0.1")
-            return port.stopListening()
+        def test_closed(self) -> defer.Deferred[None]:
+            port = tcp.listenTCP(0, protocol.Factory(), interface="127.0.0.1")
+            stopped = port.stopListening()
+            assert isinstance(stopped, defer.Deferred)
+            return stopped
 
     assert only(run(Port, "test_closed")) == "OK"
 
 
-def test_dirtyThread():
+def test_dirtyThread() -> None:
     """
     A thread started by the test and still running after it fails the test.
     """
     release = threading.Event()
 
     class Threads(unittest.TestCase):
-        def test_leak(self):
+        def test_leak(self) -> None:
             threading.Thread(target=release.wait, name="leaky-thread").start()
 
     try:
@@ -370,29 +380,29 @@ def test_dirtyThread():
     assert "leaky-thread" in err.threads[0]
 
 
-def test_deferToThreadIsClean():
+def test_deferToThreadIsClean() -> None:
     """
     The reactor's own thread pool does not count as a leftover.
     """
     from torsion.internet import threads
 
     class Pool(unittest.TestCase):
-        def test_it(self):
+        def test_it(self) -> defer.Deferred[None]:
             return threads.deferToThread(lambda: 5).addCallback(self.assertEqual, 5)
 
     assert only(run(Pool, "test_it")) == "OK"
 
 
-def test_failedDeferredTraceback():
+def test_failedDeferredTraceback() -> None:
     """
     A test whose Deferred fails reports the failure's traceback.
     """
 
-    def broken(_):
+    def broken(_: None) -> NoReturn:
         raise LookupError("deep inside")
 
     class Fails(unittest.TestCase):
-        def test_it(self):
+        def test_it(self) -> defer.Deferred[NoReturn]:
             return defer.succeed(None).addCallback(broken)
 
     stream = io.StringIO()
@@ -413,14 +423,13 @@ class Helpers(unittest.SynchronousTestCase):
     used directly as assertion holders.
     """
 
-    def runTest(self):
+    __test__ = False
+
+    def runTest(self) -> None:
         pass
 
 
-Helpers.__test__ = False
-
-
-def test_successResultOf():
+def test_successResultOf() -> None:
     case = Helpers()
     assert case.successResultOf(defer.succeed(3)) == 3
     with pytest.raises(unittest.FailTest, match="no result"):
@@ -433,7 +442,7 @@ def test_successResultOf():
     assert case.successResultOf(d) == 4
 
 
-def test_failureResultOf():
+def test_failureResultOf() -> None:
     case = Helpers()
     failure = case.failureResultOf(defer.fail(KeyError("k")), KeyError)
     assert failure.check(KeyError)
@@ -445,9 +454,9 @@ def test_failureResultOf():
         case.failureResultOf(defer.Deferred())
 
 
-def test_assertNoResult():
+def test_assertNoResult() -> None:
     case = Helpers()
-    d = defer.Deferred()
+    d: defer.Deferred[int] = defer.Deferred()
     case.assertNoResult(d)
     d.callback(8)
     assert case.successResultOf(d) == 8
@@ -455,7 +464,7 @@ def test_assertNoResult():
         case.assertNoResult(d)
 
 
-def test_assertFailure():
+def test_assertFailure() -> None:
     case = Helpers()
     d = case.assertFailure(defer.fail(KeyError("k")), KeyError)
     assert isinstance(case.successResultOf(d), KeyError)
@@ -465,7 +474,7 @@ def test_assertFailure():
     assert case.failureResultOf(d, unittest.FailTest)
 
 
-def test_assertions():
+def test_assertions() -> None:
     case = Helpers()
     obj = object()
     assert case.assertIdentical(obj, obj) is obj
@@ -495,7 +504,7 @@ def test_assertions():
     assert case.failUnlessIdentical(obj, obj) is obj
 
 
-def test_assertRaises():
+def test_assertRaises() -> None:
     """
     Called with a callable, ``assertRaises`` returns the exception; without,
     it is the standard context manager.
@@ -512,19 +521,19 @@ def test_assertRaises():
     assert isinstance(case.failUnlessRaises(KeyError, {}.pop, "x"), KeyError)
 
 
-def deprecatedCall():
+def deprecatedCall() -> str:
     warnings.warn("old thing", DeprecationWarning, stacklevel=2)
     return "value"
 
 
-def test_assertWarns():
+def test_assertWarns() -> None:
     """
     ``assertWarns`` checks category, text and the file the warning is
     attributed to (here the lambda calling the deprecated function).
     """
     case = Helpers()
 
-    def call():
+    def call() -> str:
         return deprecatedCall()
 
     result = case.assertWarns(DeprecationWarning, "old thing", __file__, call)
@@ -541,14 +550,14 @@ def test_assertWarns():
         case.assertWarns(DeprecationWarning, "old thing", __file__, lambda: None)
 
 
-def test_flushWarnings():
+def test_flushWarnings() -> None:
     """
     Warnings are recorded per test; ``flushWarnings`` filters by offending
     function; unflushed warnings are re-emitted after the test.
     """
 
     class Warns(unittest.SynchronousTestCase):
-        def test_flushed(self):
+        def test_flushed(self) -> None:
             deprecatedCall()
             warnings.warn("mine", UserWarning, stacklevel=1)
             flushed = self.flushWarnings([Warns.test_flushed])
@@ -558,10 +567,10 @@ def test_flushWarnings():
             )
             self.assertEqual(self.flushWarnings(), [])
 
-        def test_unflushed(self):
+        def test_unflushed(self) -> None:
             warnings.warn("left over 777", UserWarning, stacklevel=1)
 
-        def test_otherFunction(self):
+        def test_otherFunction(self) -> None:
             deprecatedCall()
             self.assertEqual(self.flushWarnings([test_flushWarnings]), [])
             self.assertEqual(len(self.flushWarnings()), 1)
@@ -577,7 +586,7 @@ def test_flushWarnings():
     assert only(result) == "ERROR"
 
 
-def test_suppress():
+def test_suppress() -> None:
     """
     ``suppress`` silences matching warnings during the test.
     """
@@ -585,7 +594,7 @@ def test_suppress():
     class Suppressed(unittest.SynchronousTestCase):
         suppress = [util.suppress(category=UserWarning, message="quiet.*")]
 
-        def test_it(self):
+        def test_it(self) -> None:
             warnings.warn("quiet please", UserWarning, stacklevel=1)
             warnings.warn("loud", UserWarning, stacklevel=1)
             self.assertEqual([w["message"] for w in self.flushWarnings()], ["loud"])
@@ -601,14 +610,14 @@ def test_suppress():
     assert caught == []
 
 
-def test_patch():
+def test_patch() -> None:
     """
     ``patch`` replaces an attribute for the test and restores it after.
     """
     target = types.SimpleNamespace(value=1)
 
     class Patches(unittest.SynchronousTestCase):
-        def test_it(self):
+        def test_it(self) -> None:
             self.patch(target, "value", 2)
             self.patch(target, "added", 3)
             self.assertEqual((target.value, target.added), (2, 3))
@@ -618,7 +627,7 @@ def test_patch():
     assert not hasattr(target, "added")
 
 
-def test_mktemp():
+def test_mktemp() -> None:
     """
     ``mktemp`` gives a new path each call, whose parent exists.
     """
@@ -630,13 +639,13 @@ def test_mktemp():
         assert not os.path.exists(path)
 
 
-def test_dirtyReactorErrorText():
+def test_dirtyReactorErrorText() -> None:
     err = util.DirtyReactorAggregateError(["call A"], ["port B"], ["thread C"])
     text = str(err)
     assert "call A" in text and "port B" in text and "thread C" in text
 
 
-def test_acquireAttribute():
+def test_acquireAttribute() -> None:
     a = types.SimpleNamespace(x=1)
     b = types.SimpleNamespace(x=2, y=3)
     assert util.acquireAttribute([a, b], "x") == 1
