@@ -163,7 +163,9 @@ def test_keepAliveHTTP11() -> None:
 
 def test_connectionCloseFromClient() -> None:
     channel, transport, _ = makeChannel()
-    channel.dataReceived(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n" + GET)
+    channel.dataReceived(
+        b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n" + GET
+    )
     [(head, _)] = readResponses(transport.value())
     assert header(head, b"connection") == b"close"
     assert transport.disconnecting
@@ -213,7 +215,7 @@ def test_http10UnknownLengthClosesAfterBody() -> None:
 
 def test_chunkedResponse() -> None:
     channel, transport, _ = makeChannel()
-    channel.dataReceived(b"GET /chunked HTTP/1.1\r\n\r\n")
+    channel.dataReceived(b"GET /chunked HTTP/1.1\r\nHost: h\r\n\r\n")
     value = transport.value()
     assert value.endswith(b"\r\n\r\nd\r\nGET /chunked \r\n0\r\n\r\n")
     [(head, body)] = readResponses(value)
@@ -225,7 +227,9 @@ def test_chunkedRequestBody() -> None:
     body = b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\n"
     channel, transport, _ = makeChannel()
     channel.dataReceived(
-        b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + body + GET
+        b"POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + body
+        + GET
     )
     responses = readResponses(transport.value())
     assert [b for _, b in responses] == [b"POST /c hello world", b"GET / "]
@@ -245,7 +249,8 @@ def test_pipeliningInOrder() -> None:
 
     channel, transport, _ = makeChannel(Order)
     channel.dataReceived(
-        b"GET /hold HTTP/1.1\r\n\r\nGET /fast HTTP/1.1\r\n\r\nGET /f2 HTTP/1.1\r\n\r\n"
+        b"GET /hold HTTP/1.1\r\nHost: h\r\n"
+        b"\r\nGET /fast HTTP/1.1\r\nHost: h\r\n\r\nGET /f2 HTTP/1.1\r\nHost: h\r\n\r\n"
     )
     assert dispatched == [b"/hold"]
     assert transport.value() == b""
@@ -259,10 +264,10 @@ def test_pipeliningInOrder() -> None:
 
 def test_pipelinePausesReading() -> None:
     channel, transport, _ = makeChannel(maxPipelinedRequests=3)
-    channel.dataReceived(b"GET /hold HTTP/1.1\r\n\r\n")
-    channel.dataReceived(b"GET /a HTTP/1.1\r\n\r\n" * 2)
+    channel.dataReceived(b"GET /hold HTTP/1.1\r\nHost: h\r\n\r\n")
+    channel.dataReceived(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n" * 2)
     assert transport.producerState == "producing"
-    channel.dataReceived(b"GET /a HTTP/1.1\r\n\r\n")
+    channel.dataReceived(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
     assert str(transport.producerState) == "paused"
     EchoRequest.held[0].finish()
     assert transport.producerState == "producing"
@@ -271,7 +276,7 @@ def test_pipelinePausesReading() -> None:
 
 def test_pipelineBytesBounded() -> None:
     channel, transport, _ = makeChannel()
-    channel.dataReceived(b"GET /hold HTTP/1.1\r\n\r\n")
+    channel.dataReceived(b"GET /hold HTTP/1.1\r\nHost: h\r\n\r\n")
     channel.dataReceived(b"X" * (70 * 1024))
     assert transport.producerState == "paused"
 
@@ -307,7 +312,7 @@ def test_headRequest() -> None:
             self.finish()
 
     channel, transport, _ = makeChannel(Sized)
-    channel.dataReceived(b"HEAD / HTTP/1.1\r\n\r\n" + GET)
+    channel.dataReceived(b"HEAD / HTTP/1.1\r\nHost: h\r\n\r\n" + GET)
     value = transport.value()
     responses = readResponses(value, [b"HEAD", b"GET"])
     assert header(responses[0][0], b"content-length") == b"5"
@@ -318,7 +323,7 @@ def test_headRequest() -> None:
 
 def test_headUnknownLength() -> None:
     channel, transport, _ = makeChannel()
-    channel.dataReceived(b"HEAD /chunked HTTP/1.1\r\n\r\n" + GET)
+    channel.dataReceived(b"HEAD /chunked HTTP/1.1\r\nHost: h\r\n\r\n" + GET)
     value = transport.value()
     assert b"chunked" not in value.split(b"\r\n\r\n")[0].lower()
     responses = readResponses(value, [b"HEAD", b"GET"])
@@ -368,7 +373,8 @@ def test_noContentHasNoBody() -> None:
 def test_expectContinue() -> None:
     channel, transport, _ = makeChannel()
     channel.dataReceived(
-        b"POST /u HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"
+        b"POST /u HTTP/1.1\r\nHost: h\r\n"
+        b"Content-Length: 3\r\nExpect: 100-continue\r\n\r\n"
     )
     assert transport.value() == b"HTTP/1.1 100 Continue\r\n\r\n"
     transport.clear()
@@ -380,7 +386,8 @@ def test_expectContinue() -> None:
 def test_expectContinueBodyAlreadyHere() -> None:
     channel, transport, _ = makeChannel()
     channel.dataReceived(
-        b"POST /u HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\nabc"
+        b"POST /u HTTP/1.1\r\nHost: h\r\n"
+        b"Content-Length: 3\r\nExpect: 100-continue\r\n\r\nabc"
     )
     assert not transport.value().startswith(b"HTTP/1.1 100")
 
@@ -391,7 +398,8 @@ def test_expectContinueTooLarge() -> None:
     """
     channel, transport, clock = makeChannel(maxRequestBody=10)
     channel.dataReceived(
-        b"POST /u HTTP/1.1\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n"
+        b"POST /u HTTP/1.1\r\nHost: h\r\n"
+        b"Content-Length: 11\r\nExpect: 100-continue\r\n\r\n"
     )
     value = transport.value()
     assert value.startswith(b"HTTP/1.1 413 ")
@@ -401,7 +409,7 @@ def test_expectContinueTooLarge() -> None:
 
 def test_unknownExpectation() -> None:
     channel, transport, _ = makeChannel()
-    channel.dataReceived(b"GET / HTTP/1.1\r\nExpect: magic\r\n\r\n")
+    channel.dataReceived(b"GET / HTTP/1.1\r\nHost: h\r\nExpect: magic\r\n\r\n")
     assert transport.value().startswith(b"HTTP/1.1 417 ")
 
 
@@ -410,10 +418,13 @@ def test_maxRequestBodyBoundary(chunked: bool) -> None:
     def request(n: int) -> bytes:
         if chunked:
             return (
-                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
                 b"%x\r\n%s\r\n0\r\n\r\n" % (n, b"x" * n)
             )
-        return b"POST / HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s" % (n, b"x" * n)
+        return b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n%s" % (
+            n,
+            b"x" * n,
+        )
 
     channel, transport, _ = makeChannel(maxRequestBody=100)
     channel.dataReceived(request(100))
@@ -428,7 +439,9 @@ def test_maxRequestBodyBoundary(chunked: bool) -> None:
 def test_unlimitedBody() -> None:
     channel, transport, _ = makeChannel(maxRequestBody=None)
     n = 2 * 1024 * 1024
-    channel.dataReceived(b"POST / HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % n)
+    channel.dataReceived(
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % n
+    )
     channel.dataReceived(b"x" * n)
     [(head, body)] = readResponses(transport.value())
     assert head.status == 200
@@ -446,12 +459,16 @@ def test_spooling() -> None:
     channel, _transport, _ = makeChannel(Keep)
     small = b"x" * 100
     big = b"y" * (http.Request.spoolThreshold + 1)
-    channel.dataReceived(b"POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n" + small)
-    channel.dataReceived(b"POST / HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(big))
+    channel.dataReceived(
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n" + small
+    )
+    channel.dataReceived(
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % len(big)
+    )
     channel.dataReceived(big)
     channel.dataReceived(
-        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
-        % (len(big), big)
+        b"POST / HTTP/1.1\r\nHost: h\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(big), big)
     )
     assert isinstance(contents[0], io.BytesIO)
     assert contents[0].read() == small
@@ -471,7 +488,7 @@ def test_formBody() -> None:
     channel, _, _ = makeChannel(Record)
     body = b"a=1&b=x+y&a=%263"
     channel.dataReceived(
-        b"POST /?q=0 HTTP/1.1\r\n"
+        b"POST /?q=0 HTTP/1.1\r\nHost: h\r\n"
         b"Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n"
         b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
     )
@@ -502,7 +519,8 @@ def test_multipartBody() -> None:
 
     channel, _, _ = makeChannel(Record)
     channel.dataReceived(
-        b"POST / HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=XyZ\r\n"
+        b"POST / HTTP/1.1\r\nHost: h\r\n"
+        b"Content-Type: multipart/form-data; boundary=XyZ\r\n"
         b"Content-Length: %d\r\n\r\n%s" % (len(MULTIPART), MULTIPART)
     )
     assert seen[0].args == {b"field": [b"value"], b"file": [b"\x00\x01binary\r\n"]}
@@ -519,8 +537,8 @@ def test_multipartBody() -> None:
 def test_badForms(ctype: bytes, body: bytes) -> None:
     channel, transport, _ = makeChannel(maxFormFields=10)
     channel.dataReceived(
-        b"POST / HTTP/1.1\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s"
-        % (ctype, len(body), body)
+        b"POST / HTTP/1.1\r\nHost: h\r\n"
+        b"Content-Type: %s\r\nContent-Length: %d\r\n\r\n%s" % (ctype, len(body), body)
     )
     [(head, _)] = readResponses(transport.value())
     assert head.status == 400
@@ -545,14 +563,14 @@ def test_queryBytes() -> None:
             self.finish()
 
     channel, _transport, _ = makeChannel(Record)
-    channel.dataReceived(b"GET /?q=\xc3\xa9 HTTP/1.1\r\n\r\n")
+    channel.dataReceived(b"GET /?q=\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n")
     assert seen[0].args == {b"q": ["\u00e9".encode()]}
 
 
 def test_queryFieldLimitBoundary() -> None:
     channel, transport, _ = makeChannel(maxFormFields=3)
-    channel.dataReceived(b"GET /?a=1&b=2&c=3 HTTP/1.1\r\n\r\n")
-    channel.dataReceived(b"GET /?a=1&b=2&c=3&d=4 HTTP/1.1\r\n\r\n")
+    channel.dataReceived(b"GET /?a=1&b=2&c=3 HTTP/1.1\r\nHost: h\r\n\r\n")
+    channel.dataReceived(b"GET /?a=1&b=2&c=3&d=4 HTTP/1.1\r\nHost: h\r\n\r\n")
     assert [h.status for h, _ in readResponses(transport.value())] == [200, 400]
 
 
@@ -622,7 +640,7 @@ def test_writeTypeAndFinishTwice() -> None:
 
 def test_finishAfterDisconnectIsNoOp() -> None:
     channel, transport, _ = makeChannel()
-    channel.dataReceived(b"GET /hold HTTP/1.1\r\n\r\n")
+    channel.dataReceived(b"GET /hold HTTP/1.1\r\nHost: h\r\n\r\n")
     [held] = EchoRequest.held
     failures: list[Failure] = []
     held.notifyFinish().addErrback(failures.append)
@@ -637,7 +655,7 @@ def test_finishAfterDisconnectIsNoOp() -> None:
 
 def test_notifyFinishSuccess() -> None:
     channel, _, _ = makeChannel()
-    channel.dataReceived(b"GET /hold HTTP/1.1\r\n\r\n")
+    channel.dataReceived(b"GET /hold HTTP/1.1\r\nHost: h\r\n\r\n")
     [held] = EchoRequest.held
     results: list[object] = []
     held.notifyFinish().addCallback(results.append)
@@ -674,7 +692,7 @@ def test_processErrorAfterWriting() -> None:
 
 def test_badRequestAnswered() -> None:
     channel, transport, _ = makeChannel()
-    channel.dataReceived(b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n")
+    channel.dataReceived(b"GET / HTTP/1.1\r\nHost: h\r\nBad Header: x\r\n\r\n")
     value = transport.value()
     assert value.startswith(b"HTTP/1.1 400 Bad Request\r\n")
     assert b"Connection: close" in value
@@ -732,7 +750,7 @@ def test_idleTimeout() -> None:
 
 def test_noTimeoutWhileProcessing() -> None:
     channel, transport, clock = makeChannel(timeout=10, headerTimeout=5)
-    channel.dataReceived(b"GET /hold HTTP/1.1\r\n\r\n")
+    channel.dataReceived(b"GET /hold HTTP/1.1\r\nHost: h\r\n\r\n")
     clock.advance(100)
     assert not transport.disconnecting
     EchoRequest.held[0].finish()
@@ -748,9 +766,9 @@ def test_headerTimeout() -> None:
     trickles.
     """
     channel, transport, clock = makeChannel(headerTimeout=5, timeout=100)
-    for piece in b"GET / HTTP/1.1\r\nX: ":
+    for piece in b"GET / HTTP/1.1\r\nHost: h\r\nX: ":
         channel.dataReceived(bytes([piece]))
-        clock.advance(0.2)
+        clock.advance(0.1)
     assert not transport.disconnecting
     clock.advance(5)
     assert transport.value().startswith(b"HTTP/1.1 408 ")
@@ -759,7 +777,7 @@ def test_headerTimeout() -> None:
 
 def test_bodyTimeout() -> None:
     channel, transport, clock = makeChannel(bodyTimeout=5)
-    channel.dataReceived(b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n")
+    channel.dataReceived(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n")
     for _ in range(4):
         clock.advance(4)
         channel.dataReceived(b"x")
@@ -791,7 +809,7 @@ def test_timersCanBeDisabled() -> None:
     channel, transport, clock = makeChannel(
         timeout=None, headerTimeout=None, bodyTimeout=None
     )
-    channel.dataReceived(b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n")
+    channel.dataReceived(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n")
     clock.advance(10000)
     assert not transport.disconnecting
 
@@ -825,15 +843,15 @@ def test_switchProtocol() -> None:
             self.channel._switchProtocol(recorder)
 
     channel, transport, clock = makeChannel(Upgrade)
-    channel.dataReceived(b"GET / HTTP/1.1\r\nUpgrade: echo\r\n\r\nleftover")
+    channel.dataReceived(b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: echo\r\n\r\nleftover")
     [(head, _)] = readResponses(transport.value())
     assert head.status == 101
     assert header(head, b"upgrade") == b"echo"
     assert b"transfer-encoding" not in transport.value().lower()
     assert recorder.transport is transport
     assert recorder.data == [b"leftover"]
-    channel.dataReceived(b"GET / HTTP/1.1\r\n\r\n")
-    assert recorder.data[-1] == b"GET / HTTP/1.1\r\n\r\n"
+    channel.dataReceived(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert recorder.data[-1] == b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
     clock.advance(1000)
     assert not transport.disconnecting
     channel.connectionLost(Failure(ConnectionDone()))
@@ -999,7 +1017,7 @@ def test_producers() -> None:
             self.stopped += 1
 
     channel, transport, _ = makeChannel()
-    channel.dataReceived(b"GET /hold HTTP/1.1\r\n\r\n")
+    channel.dataReceived(b"GET /hold HTTP/1.1\r\nHost: h\r\n\r\n")
     [held] = EchoRequest.held
     producer = Producer()
     held.registerProducer(producer, True)
@@ -1018,7 +1036,7 @@ def test_producers() -> None:
     [(_head, body)] = readResponses(transport.value())
     assert body == b"data"
     # After the client left, a new producer is stopped at once.
-    channel.dataReceived(b"GET /hold HTTP/1.1\r\n\r\n")
+    channel.dataReceived(b"GET /hold HTTP/1.1\r\nHost: h\r\n\r\n")
     late = EchoRequest.held[-1]
     channel.connectionLost(Failure(ConnectionLost()))
     other = Producer()
@@ -1044,7 +1062,7 @@ def test_sendTimeout() -> None:
             pass
 
     channel, transport, clock = makeChannel(sendTimeout=30)
-    channel.dataReceived(b"GET /hold HTTP/1.1\r\n\r\n")
+    channel.dataReceived(b"GET /hold HTTP/1.1\r\nHost: h\r\n\r\n")
     [held] = EchoRequest.held
     held.registerProducer(Producer(), True)
     proxy: Any = transport.producer
@@ -1072,7 +1090,7 @@ def test_sendTimeoutCancelled() -> None:
             pass
 
     channel, transport, clock = makeChannel(sendTimeout=30, timeout=None)
-    channel.dataReceived(b"GET /hold HTTP/1.1\r\n\r\n")
+    channel.dataReceived(b"GET /hold HTTP/1.1\r\nHost: h\r\n\r\n")
     [held] = EchoRequest.held
     held.registerProducer(Producer(), True)
     watched: Any = transport.producer
@@ -1106,7 +1124,8 @@ def test_accessLogFile(tmp_path: Any) -> None:
     transport = StringTransport()
     channel.makeConnection(transport)
     channel.dataReceived(
-        b'GET /x HTTP/1.1\r\nReferer: http://r/\r\nUser-Agent: ag"ent\x80\r\n\r\n'
+        b"GET /x HTTP/1.1\r\nHost: h\r\n"
+        b'Referer: http://r/\r\nUser-Agent: ag"ent\x80\r\n\r\n'
     )
     factory.stopFactory()
     with open(path, encoding="utf-8") as f:
@@ -1209,10 +1228,11 @@ def test_randomBytesNeverEscape(pieces: list[bytes]) -> None:
 @given(st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=30))
 def test_pipelineAnyChunking(cuts: list[int]) -> None:
     data = (
-        b"GET /a HTTP/1.1\r\n\r\n"
-        b"POST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz"
-        b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
-        b"GET /hold HTTP/1.1\r\n\r\nGET /d HTTP/1.1\r\n\r\n"
+        b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+        b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nxyz"
+        b"POST /c HTTP/1.1\r\nHost: h\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
+        b"GET /hold HTTP/1.1\r\nHost: h\r\n\r\nGET /d HTTP/1.1\r\nHost: h\r\n\r\n"
     )
     channel, transport, _ = makeChannel()
     position = 0

@@ -639,7 +639,7 @@ def test_priorKnowledge() -> None:
 
 def test_badPreface_closes() -> None:
     peer = Peer(start=False)
-    peer.server.dataReceived(b"GET / HTTP/1.1\r\n\r\n")
+    peer.server.dataReceived(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
     assert peer.transport.disconnecting
 
 

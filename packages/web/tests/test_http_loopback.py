@@ -217,7 +217,7 @@ async def test_clientDisconnectsMidResponse(reactor: Any) -> None:
 
 def _slowloris(port: int) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(b"GET / HTTP/1.1\r\nX-Slow: ")
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         received = b""
         while True:
             data = sock.recv(65536)
@@ -268,6 +268,56 @@ async def test_refusedUploadStillGetsItsAnswer(reactor: Any) -> None:
     try:
         answer = await inThread(_uploadTooLarge, port.getHost().port, 8 * 1024 * 1024)
         assert answer.startswith(b"HTTP/1.1 413 ")
+        await factory.allClosed()
+    finally:
+        await port.stopListening()
+
+
+def _exchange(port: int, data: bytes) -> bytes:
+    """
+    Send ``data`` on a new connection and read until the server closes it.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(data)
+        received = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return received
+            received += chunk
+
+
+async def test_hostRequiredInHTTP11(reactor: Any) -> None:
+    """
+    RFC 9112 §3.2 over a real socket: an HTTP/1.1 request without Host is
+    answered 400 and the server closes the connection (``_exchange``
+    returns only once it has); HTTP/1.0 without Host and an absolute-form
+    target with Host are served.
+    """
+    factory = TrackingFactory()
+    port = listen(reactor, factory)
+    number = port.getHost().port
+    try:
+        missing = await inThread(_exchange, number, b"GET /a HTTP/1.1\r\n\r\n")
+        assert missing.startswith(b"HTTP/1.1 400 ")
+        assert b"\r\nConnection: close\r\n" in missing
+        assert b"Host" in missing.split(b"\r\n\r\n", 1)[1]
+        invalid = await inThread(
+            _exchange, number, b"GET /a HTTP/1.1\r\nHost: a b\r\n\r\n"
+        )
+        assert invalid.startswith(b"HTTP/1.1 400 ")
+        old = await inThread(_exchange, number, b"GET /old HTTP/1.0\r\n\r\n")
+        assert old.startswith(b"HTTP/1.1 200 ")
+        assert json.loads(old.split(b"\r\n\r\n", 1)[1])["path"] == "/old"
+        absolute = await inThread(
+            _exchange,
+            number,
+            b"GET http://a.example/abs?k=v HTTP/1.1\r\nHost: a.example\r\n"
+            b"Connection: close\r\n\r\n",
+        )
+        assert absolute.startswith(b"HTTP/1.1 200 ")
+        answer = json.loads(absolute.split(b"\r\n\r\n", 1)[1])
+        assert (answer["path"], answer["args"]) == ("/abs", {"k": ["v"]})
         await factory.allClosed()
     finally:
         await port.stopListening()

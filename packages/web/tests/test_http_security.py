@@ -17,6 +17,8 @@ from httphelpers import (
     readResponses,
 )
 
+from torsion.internet.address import IPv4Address
+from torsion.internet.testing import StringTransport
 from torsion.web import http
 
 
@@ -60,8 +62,12 @@ def assertAccepted(data: bytes, bodies: list[bytes], **kwargs: Any) -> None:
 
 
 def post(*fields: bytes, body: bytes = b"", version: bytes = b"1.1") -> bytes:
+    # Every request names its host, so a refusal is for the fields tested.
     return (
-        (b"POST / HTTP/" + version + b"\r\n" + b"".join(f + b"\r\n" for f in fields))
+        b"POST / HTTP/"
+        + version
+        + b"\r\nHost: h\r\n"
+        + b"".join(f + b"\r\n" for f in fields)
         + b"\r\n"
         + body
     )
@@ -151,9 +157,9 @@ def test_HTTP_05_chunkSizeLineLimit() -> None:
 @pytest.mark.parametrize(
     "head",
     [
-        b"GET / HTTP/1.1\r\nFoo: x\nContent-Length: 44\r\n\r\n",
-        b"GET / HTTP/1.1\r\nFoo: x\rContent-Length: 44\r\n\r\n",
-        b"GET / HTTP/1.1\r\nFoo: a\x00b\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\nFoo: x\nContent-Length: 44\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\nFoo: x\rContent-Length: 44\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\nFoo: a\x00b\r\n\r\n",
         b"GET / HTTP/1.1\nHost: a\n\n",
         b"GET / HTTP/1.1\r\r\nHost: a\r\n\r\n",
     ],
@@ -165,11 +171,11 @@ def test_HTTP_07_bareLineEndsAndNul(head: bytes) -> None:
 @pytest.mark.parametrize(
     "head",
     [
-        b"POST / HTTP/1.1\r\nContent-Length : 5\r\n\r\nhello",
-        b"GET / HTTP/1.1\r\nFoo: a\r\n continued\r\n\r\n",
-        b"GET / HTTP/1.1\r\nFoo: a\r\n\tcontinued\r\n\r\n",
-        b"GET / HTTP/1.1\r\nFoo: \x0ba\r\n\r\n",
-        b"GET / HTTP/1.1\r\nFoo: a\x0c\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length : 5\r\n\r\nhello",
+        b"GET / HTTP/1.1\r\nHost: h\r\nFoo: a\r\n continued\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\nFoo: a\r\n\tcontinued\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\nFoo: \x0ba\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\nFoo: a\x0c\r\n\r\n",
     ],
 )
 def test_HTTP_08_spaceBeforeColonObsFoldPadding(head: bytes) -> None:
@@ -185,12 +191,12 @@ def test_HTTP_08_onlySpaceAndTabStripped() -> None:
             super().process()
 
     channel, _, _ = makeChannel(Record)
-    channel.dataReceived(b"GET / HTTP/1.1\r\nFoo: \t a b \t\r\n\r\n")
+    channel.dataReceived(b"GET / HTTP/1.1\r\nHost: h\r\nFoo: \t a b \t\r\n\r\n")
     assert values == [b"a b"]
 
 
 def test_HTTP_09_pipelinedInOrder() -> None:
-    data = b"GET /hold HTTP/1.1\r\n\r\nGET /fast HTTP/1.1\r\n\r\n"
+    data = b"GET /hold HTTP/1.1\r\nHost: h\r\n\r\nGET /fast HTTP/1.1\r\nHost: h\r\n\r\n"
     for pieces in feedWays(data):
         dispatched: list[bytes] = []
 
@@ -215,18 +221,22 @@ def test_HTTP_09_pipelinedInOrder() -> None:
 
 
 def test_HTTP_10_hugeCookie() -> None:
-    assertRefused(b"GET / HTTP/1.1\r\nCookie: " + b"a" * 20 * 1024 + b"\r\n\r\n", 431)
+    assertRefused(
+        b"GET / HTTP/1.1\r\nHost: h\r\nCookie: " + b"a" * 20 * 1024 + b"\r\n\r\n", 431
+    )
 
 
 def test_HTTP_10_tooManyHeaders() -> None:
-    assertAccepted(b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 500 + b"\r\n", [b"GET / "])
-    assertRefused(b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 501 + b"\r\n", 431)
+    # Host and 499 more fields make the 500 allowed.
+    start = b"GET / HTTP/1.1\r\nHost: h\r\n"
+    assertAccepted(start + b"X: y\r\n" * 499 + b"\r\n", [b"GET / "])
+    assertRefused(start + b"X: y\r\n" * 500 + b"\r\n", 431)
 
 
 def test_HTTP_10_requestLine() -> None:
     def line(n: int) -> bytes:
         target = b"/" + b"a" * (n - len(b"GET / HTTP/1.1"))
-        return b"GET " + target + b" HTTP/1.1\r\n\r\n"
+        return b"GET " + target + b" HTTP/1.1\r\nHost: h\r\n\r\n"
 
     channel, transport, _ = makeChannel()
     channel.dataReceived(line(8192))
@@ -237,7 +247,7 @@ def test_HTTP_10_requestLine() -> None:
 
 def test_HTTP_10_wholeHeadBoundary() -> None:
     def head(size: int) -> bytes:
-        start = b"GET / HTTP/1.1\r\n"
+        start = b"GET / HTTP/1.1\r\nHost: h\r\n"
         fill = size - len(start) - len(b"X: \r\n\r\n")
         return start + b"X: " + b"v" * fill + b"\r\n\r\n"
 
@@ -248,7 +258,7 @@ def test_HTTP_10_wholeHeadBoundary() -> None:
 
 def test_HTTP_10_fieldSizeBoundary() -> None:
     def field(size: int) -> bytes:
-        return b"GET / HTTP/1.1\r\nX: " + b"v" * (size - 3) + b"\r\n\r\n"
+        return b"GET / HTTP/1.1\r\nHost: h\r\nX: " + b"v" * (size - 3) + b"\r\n\r\n"
 
     assertAccepted(field(100), [b"GET / "], maxHeaderFieldSize=100)
     assertRefused(field(101), 431, maxHeaderFieldSize=100)
@@ -274,7 +284,7 @@ def test_HTTP_11_slowloris() -> None:
     expires, however the bytes trickle.
     """
     channel, transport, clock = makeChannel()
-    data = b"GET / HTTP/1.1\r\n" + b"X-Slow: " + b"a" * 100
+    data = b"GET / HTTP/1.1\r\nHost: h\r\n" + b"X-Slow: " + b"a" * 100
     sent = 0
     while not transport.disconnecting and sent < len(data):
         channel.dataReceived(data[sent : sent + 1])
@@ -287,7 +297,7 @@ def test_HTTP_11_slowloris() -> None:
 
 def test_HTTP_11_slowBody() -> None:
     channel, transport, clock = makeChannel()
-    channel.dataReceived(b"POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n")
+    channel.dataReceived(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n")
     clock.advance(61)
     assert transport.disconnecting
 
@@ -323,3 +333,159 @@ def test_HTTP_19_bodyOverLimitNotBuffered() -> None:
 
 def test_duplicateHostRefused() -> None:
     assertRefused(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400)
+
+
+# RFC 9112 section 3.2: Host.
+
+
+def test_HTTP_host_missingIn11Refused() -> None:
+    """
+    An HTTP/1.1 request without ``Host`` gets 400 and a closed connection,
+    with or without other fields.
+    """
+    assertRefused(b"GET / HTTP/1.1\r\n\r\n", 400)
+    assertRefused(b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", 400)
+    assertRefused(
+        post(b"Content-Length: 2", body=b"hi").replace(b"Host: h\r\n", b""), 400
+    )
+
+
+def test_HTTP_host_missingIn10Accepted() -> None:
+    """
+    HTTP/1.0 has no Host requirement: such a request is served.
+    """
+    assertAccepted(b"GET /x HTTP/1.0\r\n\r\n", [b"GET /x "])
+
+
+def test_HTTP_host_missingAfterGoodRequest() -> None:
+    """
+    The check applies to every request on a connection: the first request
+    is answered, the Host-less one after it gets 400 and the close.
+    """
+    channel, transport, _ = makeChannel()
+    channel.dataReceived(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\n\r\n")
+    responses = readResponses(transport.value())
+    assert [head.status for head, _ in responses] == [200, 400]
+    assert responses[0][1] == b"GET /a "
+    assert transport.disconnecting
+
+
+INVALID_HOSTS = [
+    b"a b",
+    b"user@example.com",
+    b"example.com/x",
+    b"example.com:8o",
+    b"example.com:-1",
+    b"example.com:80:81",
+    b"[::1",
+    b"[::1]x",
+    b"[::1]:x",
+    b"[not:an:address]",
+    b"[::1%eth0]",
+    b":80",
+    b"a?b",
+    b"a#b",
+    b"%zz",
+    b"a\\b",
+    b'"a"',
+]
+
+
+@pytest.mark.parametrize("value", INVALID_HOSTS)
+def test_HTTP_host_invalidRefused(value: bytes) -> None:
+    assertRefused(b"GET / HTTP/1.1\r\nHost: " + value + b"\r\n\r\n", 400)
+
+
+def test_HTTP_host_invalidRefusedIn10() -> None:
+    """
+    RFC 9112 §3.2 refuses an invalid Host in any request, HTTP/1.0 too.
+    """
+    assertRefused(b"GET / HTTP/1.0\r\nHost: a b\r\n\r\n", 400)
+
+
+def test_HTTP_host_invalidAfterValidOnOneConnection() -> None:
+    """
+    A connection that sent a valid Host is still checked when the next
+    request's Host differs.
+    """
+    channel, transport, _ = makeChannel()
+    channel.dataReceived(b"GET /a HTTP/1.1\r\nHost: good.example\r\n\r\n")
+    channel.dataReceived(b"GET /a HTTP/1.1\r\nHost: good.example\r\n\r\n")
+    channel.dataReceived(b"GET /b HTTP/1.1\r\nHost: bad@example\r\n\r\n")
+    statuses = [head.status for head, _ in readResponses(transport.value())]
+    assert statuses == [200, 200, 400]
+    assert transport.disconnecting
+
+
+VALID_HOSTS = [
+    b"example.com",
+    b"EXAMPLE.com:8080",
+    b"example.com.",
+    b"127.0.0.1",
+    b"127.0.0.1:80",
+    b"[::1]",
+    b"[::1]:8443",
+    b"[2001:db8::192.0.2.1]",
+    b"[v1.fe80::a+en1]",
+    b"xn--bcher-kva.example",
+    b"caf%C3%A9.example",
+    b"a_b~c!$&'()*+,;=",
+    b"example.com:",
+]
+
+
+@pytest.mark.parametrize("value", VALID_HOSTS)
+def test_HTTP_host_validAccepted(value: bytes) -> None:
+    assertAccepted(b"GET / HTTP/1.1\r\nHost: " + value + b"\r\n\r\n", [b"GET / "])
+
+
+class HostnameRequest(http.Request):
+    """
+    Answers with ``getRequestHostname()`` and the path.
+    """
+
+    def process(self) -> None:
+        body = self.getRequestHostname() + b" " + self.path
+        self.setHeader(b"content-length", b"%d" % len(body))
+        self.write(body)
+        self.finish()
+
+
+def test_HTTP_host_emptyAccepted() -> None:
+    """
+    An empty Host (what a client sends for a target URI without authority)
+    is accepted, and the server's own address stands in for it.
+    """
+    transport = StringTransport(hostAddress=IPv4Address("TCP", "10.0.0.7", 80))
+    channel, transport, _ = makeChannel(HostnameRequest, transport)
+    channel.dataReceived(b"GET /x HTTP/1.1\r\nHost:\r\n\r\n")
+    [(head, body)] = readResponses(transport.value())
+    assert head.status == 200
+    assert body == b"10.0.0.7 /x"
+
+
+def test_HTTP_host_absoluteForm() -> None:
+    """
+    An absolute-form target with Host is served; RFC 9112 §3.2.2 makes the
+    target's authority win over the Host field, and the path is the
+    target's path.
+    """
+    channel, transport, _ = makeChannel(HostnameRequest)
+    channel.dataReceived(
+        b"GET http://a.example/x?q=1 HTTP/1.1\r\nHost: other.example\r\n\r\n"
+        b"GET HTTPS://[::1]:8443?q HTTP/1.1\r\nHost: other.example\r\n\r\n"
+    )
+    responses = readResponses(transport.value())
+    assert [(head.status, body) for head, body in responses] == [
+        (200, b"a.example /x"),
+        (200, b"[::1] /"),
+    ]
+    assert not transport.disconnecting
+
+
+def test_HTTP_host_absoluteFormWithoutHostRefused() -> None:
+    """
+    The target's authority does not excuse an HTTP/1.1 request from
+    sending Host (RFC 9112 §3.2).
+    """
+    assertRefused(b"GET http://a.example/x HTTP/1.1\r\n\r\n", 400)

@@ -34,6 +34,7 @@ from torsion.web._parser import (
     parseResponseHead,
     requestBodyLength,
     responseBodyLength,
+    validHost,
 )
 
 
@@ -585,3 +586,51 @@ def test_roundTrip(
     decoder = ChunkedDecoder()
     assert decoder.feed(body) == (b"".join(chunks), b"")
     assert decoder.done
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"", b"example.com", b"a:", b"10.0.0.1:8080", b"[::1]:80", b"[v7.x:y]", b"%41"],
+)
+def test_validHostAccepts(value: bytes) -> None:
+    assert validHost(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b" a",
+        b"a@b",
+        b"a/b",
+        b"a:b",
+        b"[::1",
+        b"[::g]",
+        b"[v.x]",
+        b":1",
+        b"%4g",
+        b"\xe9",
+    ],
+)
+def test_validHostRefuses(value: bytes) -> None:
+    assert not validHost(value)
+
+
+@given(
+    st.from_regex(rb"[a-z0-9.-]{1,20}|\[[0-9a-f:]{2,20}\]", fullmatch=True),
+    st.none() | st.integers(0, 65535),
+)
+def test_validHostNameAndPort(name: bytes, port: int | None) -> None:
+    """
+    A name or an address literal with any port is valid exactly when the
+    name alone is.
+    """
+    value = name if port is None else name + b":%d" % port
+    assert validHost(value) == validHost(name)
+
+
+@given(st.binary(max_size=60))
+def test_validHostTotal(data: bytes) -> None:
+    """
+    Any bytes give a yes or no, never an exception.
+    """
+    assert validHost(data) in (True, False)

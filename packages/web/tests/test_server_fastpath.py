@@ -96,7 +96,11 @@ CASES = {
         None,
         b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
     ),
-    "clientCloses": (b"x", None, b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"),
+    "clientCloses": (
+        b"x",
+        None,
+        b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    ),
     "cookie": (b"x", _setCookie, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
     "status": (b"gone", _notFound, b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n"),
     "headers": (b"x", _custom, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"),

@@ -45,6 +45,11 @@ Grammar decisions (RFC 9112, strict):
   spaces; the method is a token and the target has no control characters or
   spaces.  ``HTTP/1.0`` and ``HTTP/1.1`` are accepted, any other version
   answers 505.
+- ``Host`` (checked by the server, ``validHost``) is RFC 3986's
+  ``host [ ":" port ]``: a reg-name (which covers IPv4 addresses), a
+  bracketed IPv6 or IPvFuture literal, and a port of digits only.  An empty
+  value is valid (RFC 9112 §3.2 has a client send it when the target URI
+  has no authority); a port without a host (``:80``) is not.
 - Content-Length is ``[0-9]+`` with at most ``maxContentLengthDigits``
   digits; repeated identical values (in several fields or as a list) fold to
   one, different values are an error.  A request with both Content-Length and
@@ -68,6 +73,7 @@ non-token name, ...).  ``formatChunk(data)`` frames one chunk and
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -95,6 +101,7 @@ __all__ = [
     "parseResponseHead",
     "requestBodyLength",
     "responseBodyLength",
+    "validHost",
 ]
 
 #: Body framing: the body is a sequence of chunks.
@@ -230,10 +237,53 @@ _DIGITS = re.compile(rb"[0-9]+\Z")
 _BAD_TARGET = re.compile(rb"[\x00-\x20\x7f]")
 _BAD_VALUE = re.compile(rb"[\x00\r\n]")
 _BAD_REASON = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+# RFC 3986 section 3.2.2: a reg-name (unreserved, sub-delims and
+# pct-encoded octets; IPv4 addresses are reg-names too) or an IP-literal in
+# brackets, whose contents ``validHost`` checks further; then an optional
+# port of digits.
+_UNRESERVED_SUBDELIMS = rb"A-Za-z0-9\-._~!$&'()*+,;="
+_REG_CHARS = rb"[" + _UNRESERVED_SUBDELIMS + rb"]"
+_PCT = rb"%[0-9A-Fa-f]{2}"
+# The reg-name is written as runs of plain characters between escapes
+# (rather than one alternation per character) to keep the match fast.
+_HOST = re.compile(
+    rb"(?:" + _REG_CHARS + rb"+(?:" + _PCT + _REG_CHARS + rb"*)*"
+    rb"|(?:" + _PCT + _REG_CHARS + rb"*)+"
+    rb"|\[([" + _UNRESERVED_SUBDELIMS + rb":]+)\])(?::[0-9]*)?"
+)
+_IPV_FUTURE = re.compile(rb"[vV][0-9A-Fa-f]+\.[" + _UNRESERVED_SUBDELIMS + rb":]+")
 
 _KNOWN_CODINGS: Final = frozenset(
     {b"chunked", b"gzip", b"x-gzip", b"deflate", b"compress", b"x-compress"}
 )
+
+
+def validHost(value: bytes) -> bool:
+    """
+    Whether ``value`` is a valid ``Host`` field value (RFC 9112 §3.2):
+    ``uri-host [ ":" port ]`` as RFC 3986 defines them, or empty.
+
+    :param value: the field value, without surrounding whitespace.
+    :return: ``True`` for ``b"example.com"``, ``b"127.0.0.1:8080"``,
+        ``b"[::1]:443"`` or ``b""``; ``False`` for a value with a space,
+        ``@``, ``/``, a non-numeric port, an unclosed or invalid IP literal,
+        or a port without a host.
+    """
+    if not value:
+        return True
+    m = _HOST.fullmatch(value)
+    if m is None:
+        return False
+    literal = m[1]
+    if literal is None:
+        return True
+    if literal[:1] in (b"v", b"V"):
+        return _IPV_FUTURE.fullmatch(literal) is not None
+    try:
+        ipaddress.IPv6Address(literal.decode("ascii"))
+    except ValueError:
+        return False
+    return True
 
 
 def _checkIncomplete(

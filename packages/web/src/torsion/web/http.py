@@ -99,6 +99,7 @@ from torsion.web._httputil import (
     stringToDatetime,
 )
 from torsion.web._parser import _V11, _parseServerHead
+from torsion.web._parser import validHost as _validHost
 from torsion.web._version import __version__
 from torsion.web.http_headers import Headers
 from torsion.web.http_headers import _canonicalCached as _canonical
@@ -370,6 +371,8 @@ class Request:
         self.uri = path
         self.clientproto = version
         self._bodyless = command == b"HEAD"
+        if path[:1] != b"/":
+            path = self._absoluteForm(path)
         query = path.find(b"?")
         ctypes = self.requestHeaders._raw.get(b"content-type")
         try:
@@ -388,6 +391,31 @@ class Request:
             self._badRequest(str(e))
             return
         self.process()
+
+    def _absoluteForm(self, target: bytes) -> bytes:
+        """
+        Read an absolute-form target (``http://host/path?query``, RFC 9112
+        §3.2.2): its host replaces the ``Host`` field, as the RFC asks of an
+        origin server, and its path and query become the request's.
+
+        :return: the origin-form part of ``target`` (``target`` itself when
+            it is not an http or https URI).
+        """
+        scheme, sep, rest = target.partition(b"://")
+        if not sep or scheme.lower() not in (b"http", b"https"):
+            return target
+        end = len(rest)
+        for delimiter in (b"/", b"?", b"#"):
+            found = rest.find(delimiter)
+            if 0 <= found < end:
+                end = found
+        authority = rest[:end].rpartition(b"@")[2]
+        if authority and _validHost(authority):
+            self.requestHeaders.setRawHeaders(b"host", [authority])
+        origin = rest[end:].partition(b"#")[0]
+        if not origin.startswith(b"/"):
+            origin = b"/" + origin
+        return origin
 
     def _parseBody(self, ctype: bytes, content: IO[bytes], maxFields: int) -> None:
         mimeType = ctype.split(b";", 1)[0].strip().lower()
@@ -546,7 +574,9 @@ class Request:
             without its port), or the server's own address.
         """
         hosts = self.requestHeaders._raw.get(b"host")
-        if hosts:
+        # An empty Host (RFC 9112 section 3.2) names no host: the server's
+        # own address stands in, as for a request without Host.
+        if hosts and hosts[-1]:
             host = hosts[-1]
             if host.startswith(b"["):
                 return host.split(b"]", 1)[0] + b"]"
@@ -1073,6 +1103,7 @@ class HTTPChannel(Protocol):
     _timerKind = 0
     _inLoop = False
     _searchFrom = 0
+    _validatedHost: bytes | None = None
     _abortCall: Any = None
     _lingerCall: Any = None
     _lostConnection = False
@@ -1320,10 +1351,22 @@ class HTTPChannel(Protocol):
     ) -> None:
         headers = _newHeaders(Headers)
         headers._raw = raw
+        # RFC 9112 section 3.2: an HTTP/1.1 request names its host exactly
+        # once, with a valid value; anything else is ambiguous to us and to
+        # whatever proxy or cache sits in front.
         hosts = raw.get(b"host")
-        if hosts is not None and len(hosts) > 1:
-            # RFC 9112 section 3.2: which host would be served is ambiguous.
+        if hosts is None:
+            if version == _V11:
+                raise _parser.HTTPParseError(
+                    400, "an HTTP/1.1 request needs a Host header field"
+                )
+        elif len(hosts) > 1:
             raise _parser.HTTPParseError(400, "more than one Host header field")
+        elif hosts[0] != self._validatedHost:
+            # A keep-alive connection repeats the same Host: check it once.
+            if not _validHost(hosts[0]):
+                raise _parser.HTTPParseError(400, "invalid Host header field")
+            self._validatedHost = hosts[0]
         persistent = version == _V11
         length = 0
         # One C-level test for the usual request: none of the fields below.
