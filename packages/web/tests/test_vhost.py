@@ -5,11 +5,19 @@ proxy helper.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
+from peerhelpers import exchange
+from webhelpers import inThread, listen
 from zope.interface.verify import verifyObject
 
 from torsion.web.iweb import IRequest, IResource
 from torsion.web.resource import Resource, getChildForRequest
+from torsion.web.server import Site
+from torsion.web.static import File
 from torsion.web.testing import DummyRequest, render
 from torsion.web.vhost import NameVirtualHost, VHostMonsterResource, hostWithoutPort
 
@@ -175,3 +183,162 @@ async def test_vhostMonsterBadInput(segments: list[bytes]) -> None:
     request.site = FakeSite(root)
     await render(getChildForRequest(root, request), request)
     assert request.code == 404
+
+
+class Describe(Resource):
+    """
+    Answers with JSON describing how the request looks to the application.
+    """
+
+    isLeaf = True
+
+    def render_GET(self, request: Any) -> bytes:
+        return json.dumps(
+            {
+                "uri": request.uri.decode(),
+                "path": request.path.decode(),
+                "prePathURL": request.prePathURL().decode(),
+                "URLPath": str(request.URLPath()),
+                "args": {
+                    k.decode(): [v.decode() for v in vs]
+                    for k, vs in sorted(request.args.items())
+                },
+                "secure": request.isSecure(),
+                "postpath": [segment.decode() for segment in request.postpath],
+            }
+        ).encode()
+
+
+def _get(port: int, target: bytes) -> tuple[bytes, dict[bytes, bytes], bytes]:
+    """
+    One request through a real socket.
+
+    :return: the status line, the header fields (lower-case names) and the
+        body.
+    """
+    answer = exchange(
+        port,
+        b"GET " + target + b" HTTP/1.1\r\nHost: backend\r\nConnection: close\r\n\r\n",
+    )
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *lines = head.split(b"\r\n")
+    fields = {}
+    for line in lines:
+        name, _, value = line.partition(b":")
+        fields[name.strip().lower()] = value.strip()
+    return status, fields, body
+
+
+@pytest.fixture
+def monsterSite(tmp_path: Path) -> Site:
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "page.txt").write_bytes(b"page")
+    root = Resource()
+    root.putChild(b"vhost", VHostMonsterResource())
+    root.putChild(b"dir", File(str(tmp_path / "dir")))
+    root.putChild(b"where", Describe())
+    return Site(root)
+
+
+async def test_vhostMonsterDirectoryRedirectIsPublic(
+    reactor: Any, monsterSite: Site
+) -> None:
+    """
+    ``static.File`` redirects a directory without its slash to the public
+    path, not to the backend's ``/vhost/...`` one; the query string is
+    kept, and the redirected-to URL serves the directory's files.
+    """
+    port = listen(reactor, monsterSite)
+    number = port.getHost().port
+    try:
+        status, fields, _ = await inThread(
+            _get, number, b"/vhost/https/example.com:443/dir"
+        )
+        assert status.startswith(b"HTTP/1.1 301 ")
+        assert fields[b"location"] == b"/dir/"
+        status, fields, _ = await inThread(
+            _get, number, b"/vhost/https/example.com:443/dir?sort=name"
+        )
+        assert status.startswith(b"HTTP/1.1 301 ")
+        assert fields[b"location"] == b"/dir/?sort=name"
+        status, _, body = await inThread(
+            _get, number, b"/vhost/https/example.com:443/dir/page.txt"
+        )
+        assert status.startswith(b"HTTP/1.1 200 ")
+        assert body == b"page"
+    finally:
+        await port.stopListening()
+
+
+async def test_vhostMonsterPublicURL(reactor: Any, monsterSite: Site) -> None:
+    """
+    ``uri``, ``path``, ``prePathURL()`` and ``URLPath()`` are the public
+    ones; the query string and percent-encoding survive.
+    """
+    port = listen(reactor, monsterSite)
+    number = port.getHost().port
+    try:
+        _, _, body = await inThread(
+            _get, number, b"/vhost/https/example.com:443/where/a%20b?q=1&r=2"
+        )
+        assert json.loads(body) == {
+            "uri": "/where/a%20b?q=1&r=2",
+            "path": "/where/a%20b",
+            "prePathURL": "https://example.com/where",
+            "URLPath": "https://example.com/where",
+            "args": {"q": ["1"], "r": ["2"]},
+            "secure": True,
+            "postpath": ["a b"],
+        }
+        _, _, body = await inThread(_get, number, b"/vhost/http/example.com:8080/where")
+        answer = json.loads(body)
+        assert (answer["uri"], answer["prePathURL"], answer["secure"]) == (
+            "/where",
+            "http://example.com:8080/where",
+            False,
+        )
+    finally:
+        await port.stopListening()
+
+
+async def test_vhostMonsterIPv6Host(reactor: Any, monsterSite: Site) -> None:
+    """
+    A bracketed IPv6 literal with a port names the public host.
+    """
+    port = listen(reactor, monsterSite)
+    number = port.getHost().port
+    try:
+        _, _, body = await inThread(
+            _get, number, b"/vhost/https/[::1]:8443/where/x?y=z"
+        )
+        answer = json.loads(body)
+        assert answer["uri"] == "/where/x?y=z"
+        assert answer["prePathURL"] == "https://[::1]:8443/where"
+        assert answer["URLPath"] == "https://[::1]:8443/where"
+        status, fields, _ = await inThread(_get, number, b"/vhost/https/[::1]:8443/dir")
+        assert status.startswith(b"HTTP/1.1 301 ")
+        assert fields[b"location"] == b"/dir/"
+    finally:
+        await port.stopListening()
+
+
+async def test_vhostMonsterMountedBelowRoot() -> None:
+    """
+    Mounted deeper than the root, the monster still makes the public path
+    start at the site's root (where traversal starts again), so ``uri``
+    and ``prePathURL`` agree with the resource served.
+    """
+    root = Resource()
+    below = Resource()
+    root.putChild(b"proxied", below)
+    below.putChild(b"vhost", VHostMonsterResource())
+    root.putChild(b"app", WhereAmI())
+    request = DummyRequest(
+        [b"proxied", b"vhost", b"http", b"pub.example", b"app", b"x"]
+    )
+    request.setQuery(b"k=v")
+    request.site = FakeSite(root)
+    body = await render(getChildForRequest(root, request), request)
+    assert body == b"http://pub.example/app x"
+    assert request.uri == b"/app/x?k=v"
+    assert request.path == b"/app/x"

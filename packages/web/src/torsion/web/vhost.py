@@ -146,15 +146,36 @@ class _ProxiedHost(Resource):
         if not host:
             return NoResource("Missing host.")
         request.setHost(host, port, self.secure)  # type: ignore[attr-defined]
-        # The monster's segments (".../vhost/http/host:port") are not part of
-        # the public URL: drop them so prePathURL and URLPath are right.
-        del request.prepath[-3:]
+        _makePublic(request)
         site = getattr(request, "site", None)
         if site is None:
             return NoResource("VHostMonsterResource needs a request with a site.")
         root: IResource = site.resource
         # Traversal continues from the site's root with the rest of the path.
         return _Traversed(getChildForRequest(root, request))
+
+
+def _makePublic(request: IRequest) -> None:
+    """
+    Rewrite ``request`` as the public request it stands for: what the
+    backend saw up to and including the ``host[:port]`` segment
+    (``/vhost/https/example.com:443``, and whatever the monster is mounted
+    under) is not part of the public URL.  ``prepath`` loses those segments
+    (traversal starts again at the site's root), and ``uri`` and ``path``
+    become the public ones, query string kept, so ``prePathURL``,
+    ``URLPath`` and redirects built from ``uri`` (``static.addSlash``) name
+    the public location.
+    """
+    consumed = len(request.prepath)
+    del request.prepath[:]
+    # ``path`` has one "/"-separated segment per prepath and postpath
+    # element, still percent-encoded as the client sent it.
+    segments = request.path[1:].split(b"/", consumed)
+    rest = segments[consumed] if len(segments) > consumed else b""
+    public = b"/" + rest
+    _, sep, query = request.uri.partition(b"?")
+    request.path = public
+    request.uri = public + sep + query
 
 
 class _Traversed(Resource):
@@ -182,7 +203,11 @@ class VHostMonsterResource(Resource):
     ``https://example.com/path`` to
     ``http://backend/vhost/https/example.com:443/path``: the request then
     sees host ``example.com``, port 443, ``isSecure()`` true, and the path
-    ``/path``, traversed from the site's root.
+    ``/path``, traversed from the site's root.  Its ``uri`` and ``path``
+    are rewritten to the public ones (``/path?query``), so redirects built
+    from them (``static.File`` adding a slash to a directory) and
+    ``prePathURL()`` name the public URL.  An IPv6 host is written in
+    brackets: ``/vhost/https/[2001:db8::1]:8443/path``.
     """
 
     def getChild(self, path: bytes, request: IRequest) -> IResource:
