@@ -10,7 +10,7 @@ import io
 import os
 import stat
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +104,7 @@ def _watch(script: twcgi.CGIScript) -> _Ended:
 
 def _request(
     prepath: list[bytes],
-    postpath: tuple[bytes, ...] = (),
+    postpath: Sequence[bytes] = (),
     method: bytes = b"GET",
     query: bytes = b"",
     body: bytes | None = None,
@@ -593,8 +593,17 @@ async def test_producer(tmp_path: Path) -> None:
     assert verifyObject(IPullProducer, protocol._stdin)
     transport = protocol.transport
     originalPause, originalResume = transport.pauseProducing, transport.resumeProducing
-    transport.pauseProducing = lambda: (paused.append("pause"), originalPause())
-    transport.resumeProducing = lambda: (paused.append("resume"), originalResume())
+
+    def pause() -> None:
+        paused.append("pause")
+        originalPause()
+
+    def resume() -> None:
+        paused.append("resume")
+        originalResume()
+
+    transport.pauseProducing = pause
+    transport.resumeProducing = resume
     protocol.pauseProducing()
     protocol.resumeProducing()
     assert paused == ["pause", "resume"]

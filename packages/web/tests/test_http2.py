@@ -172,7 +172,7 @@ class Peer:
         body: bytes | None = None,
         extra: list[tuple[bytes, bytes]] | None = None,
     ) -> int:
-        sid = self.client.get_next_available_stream_id()
+        sid: int = self.client.get_next_available_stream_id()
         headers = [
             (b":method", method),
             (b":path", path),
@@ -191,7 +191,7 @@ class Peer:
 
         :return: its stream id.
         """
-        sid = self.client.get_next_available_stream_id()
+        sid: int = self.client.get_next_available_stream_id()
         self.client.send_headers(
             sid,
             [

@@ -134,7 +134,8 @@ class Proto(resource.Resource):
         return b"%s %s %s\n" % (request.clientproto, request.uri, secure)
 
     def render_POST(self, request: Any) -> bytes:
-        return b"got " + request.content.read() + b"\n"
+        body: bytes = request.content.read()
+        return b"got " + body + b"\n"
 
 
 def tlsOptions(pki: tuple[Any, str]) -> Any:

@@ -103,7 +103,7 @@ class Link:
     def get(
         self, path: bytes, method: bytes = b"GET", body: bytes | None = None, **kw: Any
     ) -> int:
-        sid = self.client.get_next_available_stream_id()
+        sid: int = self.client.get_next_available_stream_id()
         headers = [
             (b":method", method),
             (b":path", path),
@@ -284,7 +284,7 @@ def test_requestProducerFollowsWindow() -> None:
 
 
 def upgradeRequest(client: h2.connection.H2Connection) -> bytes:
-    settings = client.initiate_upgrade_connection()
+    settings: bytes | None = client.initiate_upgrade_connection()
     assert settings is not None
     return (
         b"GET /up?q=1 HTTP/1.1\r\n"

@@ -346,7 +346,7 @@ async def test_reverseProxyStreamsWithBackPressure(
         relayedAtPause = await paused
 
         def readAll() -> bytes:
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 data = client.recv(1 << 20)
                 if not data:

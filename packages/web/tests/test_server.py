@@ -21,6 +21,7 @@ from torsion.internet.defer import Deferred, succeed
 from torsion.internet.testing import MemoryReactorClock, StringTransport
 from torsion.logger import globalLogPublisher
 from torsion.python.components import registerAdapter
+from torsion.python.urlpath import URLPath
 from torsion.web import server
 from torsion.web._parser import ResponseHead
 from torsion.web.iweb import IRequest, IResource, ISession
@@ -358,7 +359,7 @@ def test_clientGoneCancelsRender() -> None:
     connection = Connection(site)
     connection.request(b"GET", b"/")
     with Capture() as log:
-        connection.channel.connectionLost(Exception("gone"))  # type: ignore[arg-type]
+        connection.channel.connectionLost(Exception("gone"))
     assert cancelled == [True]
     assert log.failures() == []
 
@@ -456,6 +457,7 @@ def test_URLPath() -> None:
     class Where(Leaf):
         def render_GET(self, request: IRequest) -> bytes:
             url = request.URLPath()
+            assert isinstance(url, URLPath)
             return str(url.child(b"next")).encode()
 
     root.putChild(b"w", Where())
@@ -496,8 +498,9 @@ class Sessions(Resource):
 
     def render_GET(self, request: IRequest) -> bytes:
         session = request.getSession()
+        assert isinstance(session, Session)
         assert request.getSession() is session
-        return session.uid  # type: ignore[no-any-return]
+        return session.uid
 
 
 def cookies(head: ResponseHead) -> list[bytes]:
@@ -660,6 +663,7 @@ def test_sessionComponents() -> None:
 
         def render_GET(self, request: IRequest) -> bytes:
             counter = request.getSession(ICounter)
+            assert isinstance(counter, Counter)
             counter.value += 1
             return b"%d" % counter.value
 
@@ -818,7 +822,7 @@ def test_gzipStaticFileProducer(tmp_path: Any) -> None:
     ranged.request(b"GET", b"/f.txt", [b"Accept-Encoding: gzip", b"Range: bytes=10-19"])
     # A pull producer: the transport asks it for data.
     while ranged.transport.producer is not None:
-        ranged.transport.producer.resumeProducing()
+        interfaces.IPullProducer(ranged.transport.producer).resumeProducing()
     [(head, data)] = readResponses(ranged.transport.value())
     assert head.status == 206
     assert header(head, b"content-encoding") is None

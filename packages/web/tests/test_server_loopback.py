@@ -62,12 +62,8 @@ class Later(Resource):
 
     def render_POST(self, request: IRequest) -> bytes:
         assert request.content is not None
-        return (
-            b"posted:"
-            + request.content.read()
-            + b":"
-            + b",".join(request.args.get(b"a", []))
-        )
+        body: bytes = request.content.read()
+        return b"posted:" + body + b":" + b",".join(request.args.get(b"a", []))
 
 
 class Streamed(Resource):
@@ -93,7 +89,8 @@ class Counter(Resource):
     isLeaf = True
 
     def render_GET(self, request: IRequest) -> bytes:
-        session = request.getSession()
+        # The test keeps its own attribute on the session object.
+        session: Any = request.getSession()
         session.count = getattr(session, "count", 0) + 1
         return b"%d" % session.count
 

@@ -10,7 +10,7 @@ import email.policy
 import email.utils
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from zope.interface.verify import verifyObject
@@ -498,7 +498,8 @@ async def test_unreadable(site: Path) -> None:
         raise PermissionError(13, "Permission denied")
 
     child = root.getChildWithDefault(b"hello.txt", _request("/hello.txt"))
-    child.openForReading = denied
+    assert isinstance(child, File)
+    child.openForReading = denied  # type: ignore[method-assign]
     request = _request("/hello.txt")
     await render(child, request)
     assert request.code == 403
@@ -638,13 +639,11 @@ def _parts(request: DummyRequest, body: bytes) -> list[tuple[bytes, bytes, bytes
     )
     assert message.is_multipart()
     result = []
-    for part in message.iter_parts():  # type: ignore[attr-defined]
+    for part in message.iter_parts():
+        payload = part.get_payload(decode=True)
+        assert isinstance(payload, bytes)
         result.append(
-            (
-                part["content-type"].encode(),
-                part["content-range"].encode(),
-                part.get_payload(decode=True),
-            )
+            (part["content-type"].encode(), part["content-range"].encode(), payload)
         )
     return result
 
@@ -801,7 +800,7 @@ class _RecordingFile:
     A file wrapper that records the size of every read.
     """
 
-    def __init__(self, f: Any) -> None:
+    def __init__(self, f: IO[bytes]) -> None:
         self._f = f
         self.reads: list[int] = []
         self.closed = False
@@ -847,6 +846,7 @@ async def test_bigFileStreamedInBoundedChunks(site: Path) -> None:
     root.bufferSize = bufferSize
     request = _PullRequest([b"big.bin"])
     child = getChildForRequest(root, request)
+    assert isinstance(child, File)
     opened: list[_RecordingFile] = []
     original = child.openForReading
 
@@ -854,7 +854,7 @@ async def test_bigFileStreamedInBoundedChunks(site: Path) -> None:
         opened.append(_RecordingFile(original()))
         return opened[0]
 
-    child.openForReading = openForReading
+    child.openForReading = openForReading  # type: ignore[method-assign]
     assert child.render(request) is NOT_DONE_YET
     assert request.written == []
     producer = request.producer

@@ -20,6 +20,7 @@ from webhelpers import inThread, listen, requireCommand, runPeer
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Origin, Subprotocol
 
 from torsion.internet.defer import Deferred
 from torsion.python.failure import Failure
@@ -137,7 +138,7 @@ async def test_websocketsClientAgainstTorsionServer(reactor: Any) -> None:
         out: dict[str, Any] = {}
         with connect(
             url,
-            subprotocols=["other", "chat"],  # type: ignore[list-item]
+            subprotocols=[Subprotocol("other"), Subprotocol("chat")],
             max_size=None,
         ) as ws:
             out["subprotocol"] = ws.subprotocol
@@ -276,11 +277,12 @@ async def test_originRefused(reactor: Any) -> None:
 
     def client(origin: str) -> int | str:
         try:
-            with connect(url, origin=origin) as ws:  # type: ignore[call-overload]
+            with connect(url, origin=Origin(origin)) as ws:
                 ws.send("x")
                 return str(ws.recv())
         except InvalidStatus as e:
-            return e.response.status_code
+            status: int = e.response.status_code
+            return status
 
     try:
         bad = await inThread(client, "https://evil.example")

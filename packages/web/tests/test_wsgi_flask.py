@@ -6,8 +6,8 @@ sockets, fetched with ``requests``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import requests
 from flask import Flask, Response, jsonify, redirect, request, url_for
@@ -18,15 +18,26 @@ from torsion.web.resource import Resource
 from torsion.web.server import Site
 from torsion.web.wsgi import WSGIResource
 
+_View = TypeVar("_View", bound=Callable[..., Any])
+
+
+def route(app: Flask, rule: str, **options: Any) -> Callable[[_View], _View]:
+    """
+    ``app.route(rule, **options)``, typed: a view keeps its own signature
+    (Flask may be seen without its type information).
+    """
+    decorator: Callable[[_View], _View] = app.route(rule, **options)
+    return decorator
+
 
 def makeApp() -> Flask:
     app = Flask("torsion_wsgi_test")
 
-    @app.route("/")
+    @route(app, "/")
     def index() -> str:
         return "hello from flask"
 
-    @app.route("/items/<int:item>")
+    @route(app, "/items/<int:item>")
     def item(item: int) -> Any:
         return jsonify(
             item=item,
@@ -36,7 +47,7 @@ def makeApp() -> Flask:
             thread=threading.current_thread().name,
         )
 
-    @app.route("/form", methods=["POST"])
+    @route(app, "/form", methods=["POST"])
     def form() -> Any:
         return jsonify(
             fields=request.form.to_dict(),
@@ -47,12 +58,12 @@ def makeApp() -> Flask:
             ),
         )
 
-    @app.route("/json", methods=["PUT"])
+    @route(app, "/json", methods=["PUT"])
     def putJSON() -> Any:
         data = request.get_json()
         return jsonify(received=data, length=request.content_length), 201
 
-    @app.route("/stream")
+    @route(app, "/stream")
     def stream() -> Response:
         def generate() -> Iterator[bytes]:
             for i in range(100):
@@ -60,11 +71,11 @@ def makeApp() -> Flask:
 
         return Response(generate(), mimetype="text/plain")
 
-    @app.route("/error")
+    @route(app, "/error")
     def fail() -> str:
         raise ZeroDivisionError("flask view failed")
 
-    @app.route("/redirect")
+    @route(app, "/redirect")
     def goHome() -> Any:
         return redirect(url_for("index"))
 
