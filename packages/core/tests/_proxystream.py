@@ -12,6 +12,7 @@ import sys
 
 from torsion.internet import main, protocol
 from torsion.internet.defer import Deferred
+from torsion.python.failure import Failure
 
 reactorName, total = sys.argv[1], int(sys.argv[2])
 reactor = main.makeReactor(reactorName)
@@ -22,16 +23,16 @@ state = {"maxBuffered": 0}
 class Source(protocol.Protocol):
     """Writes ``total`` bytes as fast as the transport lets it."""
 
-    def connectionMade(self):
+    def connectionMade(self) -> None:
         self.sent = 0
         self.paused = False
         self.transport.registerProducer(self, True)
         self.resumeProducing()
 
-    def pauseProducing(self):
+    def pauseProducing(self) -> None:
         self.paused = True
 
-    def resumeProducing(self):
+    def resumeProducing(self) -> None:
         self.paused = False
         while not self.paused and self.sent < total:
             self.transport.write(CHUNK)
@@ -40,35 +41,37 @@ class Source(protocol.Protocol):
             self.transport.unregisterProducer()
             self.transport.loseConnection()
 
-    def stopProducing(self):
+    def stopProducing(self) -> None:
         self.paused = True
 
 
 class ProxyIn(protocol.Protocol):
     """Accepts from the source; relays to the sink."""
 
-    def connectionMade(self):
+    def connectionMade(self) -> None:
         self.transport.pauseProducing()
-        self.peer = None
+        self.peer: ProxyOut | None = None
         f = protocol.ClientFactory()
         f.protocol = lambda: ProxyOut(self)
         reactor.connectTCP("127.0.0.1", sinkPort.getHost().port, f)
 
-    def dataReceived(self, data):
+    def dataReceived(self, data: bytes) -> None:
+        # The source is paused until the outgoing connection is made.
+        assert self.peer is not None
         self.peer.transport.write(data)
         buffered = self.peer.transport.getBufferSize()
         state["maxBuffered"] = max(state["maxBuffered"], buffered)
 
-    def connectionLost(self, reason):
+    def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         if self.peer is not None:
             self.peer.transport.loseConnection()
 
 
 class ProxyOut(protocol.Protocol):
-    def __init__(self, inbound):
+    def __init__(self, inbound: ProxyIn) -> None:
         self.inbound = inbound
 
-    def connectionMade(self):
+    def connectionMade(self) -> None:
         self.inbound.peer = self
         # The outgoing transport throttles the incoming one.
         self.transport.registerProducer(self.inbound.transport, True)
@@ -78,22 +81,22 @@ class ProxyOut(protocol.Protocol):
 class SlowSink(protocol.Protocol):
     """Reads, but pauses itself every few megabytes for a moment."""
 
-    def connectionMade(self):
+    def connectionMade(self) -> None:
         self.received = 0
         self.nextPause = 4 << 20
 
-    def dataReceived(self, data):
+    def dataReceived(self, data: bytes) -> None:
         self.received += len(data)
         if self.received >= self.nextPause:
             self.nextPause += 4 << 20
             self.transport.pauseProducing()
             reactor.callLater(0.002, self.transport.resumeProducing)
 
-    def connectionLost(self, reason):
+    def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         done.callback(self.received)
 
 
-done = Deferred()
+done: Deferred[int] = Deferred()
 sinkPort = reactor.listenTCP(
     0, protocol.Factory.forProtocol(SlowSink), interface="127.0.0.1"
 )
@@ -103,7 +106,7 @@ proxyPort = reactor.listenTCP(
 f = protocol.ClientFactory.forProtocol(Source)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 reactor.connectTCP("127.0.0.1", proxyPort.getHost().port, f)
-result = []
+result: list[int] = []
 done.addCallback(result.append).addCallback(lambda _: reactor.stop())
 reactor.callLater(60, reactor.stop)
 reactor.run(installSignalHandlers=False)

@@ -18,7 +18,7 @@ import gc
 import importlib
 import os
 import select
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from torsion.internet import main
 from torsion.internet.defer import Deferred
@@ -59,7 +59,10 @@ class RunUntilTimeout(AssertionError):
     """
 
 
-def runUntil(reactor: Any, deferred: Deferred[Any], timeout: float = 10.0) -> Any:
+_T = TypeVar("_T")
+
+
+def runUntil(reactor: Any, deferred: Deferred[_T], timeout: float = 10.0) -> _T:
     """
     Run ``reactor`` until ``deferred`` fires.
 
@@ -96,7 +99,7 @@ def runUntil(reactor: Any, deferred: Deferred[Any], timeout: float = 10.0) -> An
     result = outcome[0]
     if isinstance(result, Failure):
         result.raiseException()
-    return result
+    return cast(_T, result)
 
 
 def cleanUpReactor(reactor: Any) -> None:

@@ -420,5 +420,5 @@ def test_calledFromReactorThreadDeferred(reactor: Any, tmp_path: Path) -> None:
     pool = makePool(reactor, tmp_path)
     d = pool.runQuery("SELECT 2")
     assert isinstance(d, Deferred)
-    d.addCallback(lambda rows: rows[0][0] * 21)
-    assert runUntil(reactor, d) == 42
+    doubled = d.addCallback(lambda rows: rows[0][0] * 21)
+    assert runUntil(reactor, doubled) == 42

@@ -11,7 +11,7 @@ import io
 import math
 import pathlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -51,7 +51,7 @@ class Doom(Exception):
 
 class Fail(amp.Command):
     arguments = [(b"kind", amp.Unicode())]
-    response: list[tuple[bytes, amp.Argument]] = []
+    response: ClassVar[list[tuple[bytes, amp.Argument]]] = []
     errors = {Oops: b"OOPS"}
     fatalErrors = {Doom: b"DOOM"}
 
@@ -251,9 +251,9 @@ def test_boxKeywordsAndCopy() -> None:
 
 def test_serializeRejectsNonBytes() -> None:
     with pytest.raises(TypeError):
-        amp.AmpBox({b"k": "text"}).serialize()  # type: ignore[dict-item]
+        amp.AmpBox({b"k": "text"}).serialize()
     with pytest.raises(TypeError):
-        amp.AmpBox({"k": b"v"}).serialize()  # type: ignore[dict-item]
+        amp.AmpBox({"k": b"v"}).serialize()
     with pytest.raises(amp.MalformedAmpBox):
         amp.AmpBox({b"": b"v"}).serialize()
 
@@ -738,6 +738,7 @@ def test_rawErrorFromPeer() -> None:
     )
     f = failure(d)
     assert f.check(amp.RemoteAmpError)
+    assert isinstance(f.value, amp.RemoteAmpError)
     assert f.value.errorCode == b"WHAT" and f.value.description == "text"
 
 

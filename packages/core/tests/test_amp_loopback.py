@@ -54,7 +54,7 @@ class Node(amp.AMP):
         self.lost.callback(None)
 
     @Sum.responder
-    def sum(self, a: int, b: int) -> dict[str, int]:
+    def sum(self, a: int, b: int) -> dict[str, int] | Deferred[dict[str, int]]:
         self.sums += 1
         return {"total": a + b}
 
@@ -85,6 +85,13 @@ class ServerFactory(Factory):
         return p
 
 
+def ask(peer: amp.AMP, command: type[amp.Command], **kw: Any) -> Deferred[Any]:
+    """``peer.callRemote(command, **kw)``: a command that expects an answer."""
+    d = peer.callRemote(command, **kw)
+    assert d is not None
+    return d
+
+
 def close(reactor: Any, port: Any, *protos: Node) -> None:
     for p in protos:
         if p.transport is not None:
@@ -104,8 +111,8 @@ def tcpPair(reactor: Any, serverClass: type[Node] = Node) -> tuple[Any, Node, No
 
 def test_tcpLoopback(reactor: Any) -> None:
     port, server, client = tcpPair(reactor)
-    assert runUntil(reactor, client.callRemote(Sum, a=20, b=22)) == {"total": 42}
-    assert runUntil(reactor, server.callRemote(Sum, a=1, b=2)) == {"total": 3}
+    assert runUntil(reactor, ask(client, Sum, a=20, b=22)) == {"total": 42}
+    assert runUntil(reactor, ask(server, Sum, a=1, b=2)) == {"total": 3}
     close(reactor, port, client, server)
 
 
@@ -116,7 +123,7 @@ def test_tcpManyLargeBoxes(reactor: Any) -> None:
     """
     port, server, client = tcpPair(reactor)
     payloads = [bytes([i]) * 65535 for i in range(40)]
-    ds = [client.callRemote(Blob, data=p) for p in payloads]
+    ds = [ask(client, Blob, data=p) for p in payloads]
     results = runUntil(reactor, DeferredList(ds, fireOnOneErrback=True))
     assert [r[1] for r in results] == [
         {"size": 65535, "tail": p[-10:]} for p in payloads
@@ -131,7 +138,7 @@ def test_tcpPendingCallsFailOnClose(reactor: Any) -> None:
             return Deferred()
 
     port, server, client = tcpPair(reactor, Silent)
-    d = client.callRemote(Sum, a=1, b=1)
+    d = ask(client, Sum, a=1, b=1)
     assert d is not None
     server.transport.loseConnection()
     with pytest.raises(Exception) as raised:
@@ -143,12 +150,12 @@ def test_tcpPendingCallsFailOnClose(reactor: Any) -> None:
 
 def test_tcpOverlongKeyClosesConnection(reactor: Any) -> None:
     port, server, client = tcpPair(reactor)
-    d = server.callRemote(Sum, a=1, b=1)
+    d = ask(server, Sum, a=1, b=1)
     # The client sends a 256-byte key: the server closes, and its pending
     # call fails with the reason.
     client.transport.write(b"\x01\x00" + b"k" * 256)
     with pytest.raises(amp.TooLong):
-        runUntil(reactor, d)  # type: ignore[arg-type]
+        runUntil(reactor, d)
     runUntil(reactor, DeferredList([client.lost, server.lost]))
     runUntil(reactor, port.stopListening())
 
@@ -169,7 +176,7 @@ def unixPair(reactor: Any, path: str) -> tuple[Any, Node, Node]:
 
 def test_unixLoopback(reactor: Any, path: str) -> None:
     port, server, client = unixPair(reactor, path)
-    assert runUntil(reactor, client.callRemote(Sum, a=2, b=2)) == {"total": 4}
+    assert runUntil(reactor, ask(client, Sum, a=2, b=2)) == {"total": 4}
     close(reactor, port, client, server)
 
 
@@ -180,7 +187,7 @@ def test_descriptorPassing(reactor: Any, path: str) -> None:
         os.write(w, b"through the socket")
         os.close(w)
         w = -1
-        d = client.callRemote(ReadFrom, fd=r)
+        d = ask(client, ReadFrom, fd=r)
         assert runUntil(reactor, d) == {"data": b"through the socket"}
         # The sender keeps its own descriptor.
         os.fstat(r)
@@ -197,7 +204,7 @@ def test_descriptorNeedsCapableTransport(reactor: Any) -> None:
     r, w = os.pipe()
     try:
         with pytest.raises(TypeError):
-            client.callRemote(ReadFrom, fd=r)
+            ask(client, ReadFrom, fd=r)
     finally:
         os.close(r)
         os.close(w)
@@ -246,17 +253,17 @@ def tlsServerClass(pki: dict[str, Any], requireClient: bool = False) -> type[Nod
 def test_startTLS(reactor: Any, pki: dict[str, Any]) -> None:
     port, server, client = tcpPair(reactor, tlsServerClass(pki))
     assert not interfaces.ISSLTransport.providedBy(client.transport)
-    d = client.callRemote(amp.StartTLS, tls_verifyAuthorities=[pki["ca"]])
+    d = ask(client, amp.StartTLS, tls_verifyAuthorities=[pki["ca"]])
     # Sent before the answer: held, then carried over TLS.
-    early = client.callRemote(Sum, a=1, b=2)
+    early = ask(client, Sum, a=1, b=2)
     assert runUntil(reactor, d) == {}
     assert runUntil(reactor, early) == {"total": 3}
     assert interfaces.ISSLTransport.providedBy(client.transport)
     assert interfaces.ISSLTransport.providedBy(server.transport)
-    assert runUntil(reactor, client.callRemote(Sum, a=5, b=5)) == {"total": 10}
-    assert runUntil(reactor, server.callRemote(Sum, a=6, b=6)) == {"total": 12}
+    assert runUntil(reactor, ask(client, Sum, a=5, b=5)) == {"total": 10}
+    assert runUntil(reactor, ask(server, Sum, a=6, b=6)) == {"total": 12}
     assert client.peerCertificate == pki["server"]
-    again = client.callRemote(amp.StartTLS, tls_verifyAuthorities=[pki["ca"]])
+    again = ask(client, amp.StartTLS, tls_verifyAuthorities=[pki["ca"]])
     with pytest.raises(amp.OnlyOneTLS):
         runUntil(reactor, again)
     close(reactor, port, client, server)
@@ -264,13 +271,14 @@ def test_startTLS(reactor: Any, pki: dict[str, Any]) -> None:
 
 def test_startTLSClientCertificate(reactor: Any, pki: dict[str, Any]) -> None:
     port, server, client = tcpPair(reactor, tlsServerClass(pki, requireClient=True))
-    d = client.callRemote(
+    d = ask(
+        client,
         amp.StartTLS,
         tls_localCertificate=pki["client"],
         tls_verifyAuthorities=[pki["ca"]],
     )
     runUntil(reactor, d)
-    assert runUntil(reactor, client.callRemote(Sum, a=1, b=1)) == {"total": 2}
+    assert runUntil(reactor, ask(client, Sum, a=1, b=1)) == {"total": 2}
     assert server.peerCertificate == pki["client"]
     close(reactor, port, client, server)
 
@@ -281,11 +289,11 @@ def test_startTLSUntrustedServer(reactor: Any, pki: dict[str, Any]) -> None:
     the connection; the calls made meanwhile fail.
     """
     port, server, client = tcpPair(reactor, tlsServerClass(pki))
-    d = client.callRemote(amp.StartTLS, tls_verifyAuthorities=[pki["other"]])
+    d = ask(client, amp.StartTLS, tls_verifyAuthorities=[pki["other"]])
     runUntil(reactor, d)
-    after = client.callRemote(Sum, a=1, b=1)
+    after = ask(client, Sum, a=1, b=1)
     with pytest.raises(Exception) as raised:
-        runUntil(reactor, after)  # type: ignore[arg-type]
+        runUntil(reactor, after)
     assert not isinstance(raised.value, AssertionError)
     runUntil(reactor, DeferredList([client.lost, server.lost]))
     runUntil(reactor, port.stopListening())
@@ -293,11 +301,11 @@ def test_startTLSUntrustedServer(reactor: Any, pki: dict[str, Any]) -> None:
 
 def test_startTLSWithoutResponder(reactor: Any, pki: dict[str, Any]) -> None:
     port, server, client = tcpPair(reactor)
-    d = client.callRemote(amp.StartTLS, tls_verifyAuthorities=[pki["ca"]])
+    d = ask(client, amp.StartTLS, tls_verifyAuthorities=[pki["ca"]])
     with pytest.raises(amp.UnhandledCommand):
         runUntil(reactor, d)
     # Still plaintext, still working.
-    assert runUntil(reactor, client.callRemote(Sum, a=1, b=1)) == {"total": 2}
+    assert runUntil(reactor, ask(client, Sum, a=1, b=1)) == {"total": 2}
     assert not interfaces.ISSLTransport.providedBy(client.transport)
     close(reactor, port, client, server)
 
@@ -312,7 +320,7 @@ def test_startTLSPlaintextInjectionRejected(reactor: Any, pki: dict[str, Any]) -
     startTLS = amp.AmpBox(_command=b"StartTLS", _ask=b"1").serialize()
     injected = amp.AmpBox(_command=b"Sum", _ask=b"2", a=b"1", b=b"1").serialize()
     raw: list[bytes] = []
-    client.dataReceived = raw.append  # type: ignore[method-assign]
+    client.dataReceived = raw.append  # type: ignore[method-assign, assignment]
     client.transport.write(startTLS + injected)
     runUntil(reactor, DeferredList([client.lost, server.lost]))
     assert b"total" not in b"".join(raw)

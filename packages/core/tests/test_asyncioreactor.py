@@ -20,6 +20,7 @@ from reactormixins import REACTOR_NAMES, cleanUpReactor, runUntil
 from zope.interface.verify import verifyObject
 
 from torsion.internet import asyncioreactor, interfaces, main
+from torsion.internet.address import IPv4Address
 from torsion.internet.defer import Deferred
 from torsion.internet.protocol import Factory, Protocol
 
@@ -278,7 +279,9 @@ def test_uvloop() -> None:
     r = asyncioreactor.AsyncioSelectorReactor(uvLoop)
     try:
         port = r.listenTCP(0, Factory.forProtocol(Upper), interface="127.0.0.1")
-        number = port.getHost().port
+        host = port.getHost()
+        assert isinstance(host, IPv4Address)
+        number = host.port
 
         async def client() -> bytes:
             reader, writer = await asyncio.open_connection("127.0.0.1", number)

@@ -33,8 +33,8 @@ def results(d: Deferred[Any]) -> list[Any]:
 def test_callback_returning_unfired_deferred_pauses_chain() -> None:
     inner: Deferred[str] = Deferred()
     outer: Deferred[None] = Deferred()
-    outer.addCallback(lambda _: inner)
-    out = results(outer.addCallback(lambda r: r + "!"))
+    chained = outer.addCallback(lambda _: inner)
+    out = results(chained.addCallback(lambda r: r + "!"))
     outer.callback(None)
     assert out == []
     assert outer.paused
@@ -107,7 +107,7 @@ DEPTH = 100_000
 def test_deep_chain_fired_in_order_no_recursion_error() -> None:
     ds: list[Deferred[Any]] = [Deferred() for _ in range(DEPTH)]
     for here, nxt in itertools.pairwise(ds):
-        here.addCallback(lambda _, n=nxt: n)
+        here.addCallback(lambda _, n: n, nxt)
     for d in ds[:-1]:
         d.callback(None)
     out = results(ds[0])
@@ -118,7 +118,7 @@ def test_deep_chain_fired_in_order_no_recursion_error() -> None:
 def test_deep_chain_fired_in_reverse_no_recursion_error() -> None:
     ds: list[Deferred[Any]] = [Deferred() for _ in range(DEPTH)]
     for here, nxt in itertools.pairwise(ds):
-        here.addCallback(lambda _, n=nxt: n)
+        here.addCallback(lambda _, n: n, nxt)
     ds[-1].addCallback(lambda _: "bottom")
     for d in reversed(ds[1:]):
         d.callback(None)
@@ -130,7 +130,7 @@ def test_deep_chain_fired_in_reverse_no_recursion_error() -> None:
 def test_deep_chain_failure_propagates() -> None:
     ds: list[Deferred[Any]] = [Deferred() for _ in range(DEPTH)]
     for here, nxt in itertools.pairwise(ds):
-        here.addCallback(lambda _, n=nxt: n)
+        here.addCallback(lambda _, n: n, nxt)
     for d in ds[:-1]:
         d.callback(None)
     out = results(ds[0])
@@ -143,7 +143,7 @@ def test_deep_chain_of_waiting_outers() -> None:
     # either has fired.
     ds: list[Deferred[Any]] = [Deferred() for _ in range(DEPTH)]
     for here, nxt in itertools.pairwise(ds):
-        here.addCallback(lambda _, n=nxt: n)
+        here.addCallback(lambda _, n: n, nxt)
     ds[0].callback(None)
     for d in ds[1:-1]:
         d.callback(None)

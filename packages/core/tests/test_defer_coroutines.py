@@ -299,8 +299,8 @@ def test_inline_callbacks_traceback() -> None:
 def test_inline_callbacks_return() -> None:
     @inlineCallbacks
     def f(x: int) -> Generator[Any, Any, int]:
-        a = yield succeed(x)
-        b = yield x  # a plain value comes straight back
+        a: int = yield succeed(x)
+        b: int = yield x  # a plain value comes straight back
         return a + b
 
     assert results(f(2)) == [4]
@@ -373,7 +373,7 @@ def test_inline_callbacks_cancel() -> None:
 
     @inlineCallbacks
     def f() -> Generator[Any, Any, int]:
-        result = yield inner
+        result: int = yield inner
         return result
 
     d = f()

@@ -90,7 +90,7 @@ def test_failure_passed_to_another_deferred_logged_once(
 ) -> None:
     inner: Deferred[None] = Deferred()
     outer: Deferred[None] = Deferred()
-    outer.addCallback(lambda _, i=inner: i)
+    outer.addCallback(lambda _, i: i, inner)
     outer.callback(None)
     inner.errback(KeyError("moved"))
     del inner, outer

@@ -79,8 +79,8 @@ def test_deferred_list_empty_fire_on_one_callback_never_fires() -> None:
 
 
 def test_deferred_list_fire_on_one_callback() -> None:
-    a: Deferred[int] = Deferred()
-    b: Deferred[int] = Deferred()
+    a: Deferred[str] = Deferred()
+    b: Deferred[str] = Deferred()
     out = results(DeferredList([a, b], fireOnOneCallback=True))
     b.callback("second")
     assert out == [("second", 1)]
@@ -242,7 +242,12 @@ def test_lock_run() -> None:
     gate: Deferred[str] = Deferred()
     out1 = results(lock.run(lambda: gate))
     order: list[str] = []
-    out2 = results(lock.run(lambda x: order.append(x) or x, "second"))
+
+    def second(x: str) -> str:
+        order.append(x)
+        return x
+
+    out2 = results(lock.run(second, "second"))
     assert order == [] and lock.locked
     gate.callback("first")
     assert out1 == ["first"] and out2 == ["second"]

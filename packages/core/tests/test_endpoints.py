@@ -10,8 +10,8 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
@@ -301,6 +301,7 @@ class TestTCPClient:
         d = TCP4ClientEndpoint(reactor, "10.0.0.2", 80).connect(Factory())
         d.cancel()
         f = failureOf(d, error.ConnectingCancelledError)
+        assert isinstance(f.value, error.ConnectingCancelledError)
         assert f.value.address == IPv4Address("TCP", "10.0.0.2", 80)
         assert reactor.connectors[0].stoppedConnecting
 
@@ -453,7 +454,7 @@ class TestAdopted:
         reactor = MemoryReactor()
         closed: list[int] = []
         endpoint = AdoptedStreamServerEndpoint(reactor, 7, socket.AF_INET6)
-        endpoint._close = closed.append  # type: ignore[method-assign]
+        endpoint._close = closed.append
         factory = Factory()
         port = resultOf(endpoint.listen(factory))
         assert reactor.adoptedPorts == [(7, socket.AF_INET6, factory)]
@@ -466,7 +467,7 @@ class TestAdopted:
         endpoint = AdoptedStreamServerEndpoint(
             RaisingMemoryReactor(), 7, socket.AF_INET
         )
-        endpoint._close = closed.append  # type: ignore[method-assign]
+        endpoint._close = closed.append
         failureOf(endpoint.listen(Factory()), error.CannotListenError)
         assert closed == []
 
@@ -767,6 +768,7 @@ class TestHostnameEndpoint:
         d = HostnameEndpoint(reactor, "h", 80).connect(Factory())
         d.cancel()
         f = failureOf(d, error.ConnectingCancelledError)
+        assert isinstance(f.value, error.ConnectingCancelledError)
         assert f.value.address.hostname == b"h"
         assert resolver.resolutions[0].cancelled
         resolver.complete("h")
@@ -1360,7 +1362,7 @@ class TestProcessIntegration:
 
             def connectionMade(self) -> None:
                 self.transport.write(b"hello child")
-                self.transport.closeStdin()  # type: ignore[attr-defined]
+                self.transport.closeStdin()
 
             def dataReceived(self, data: bytes) -> None:
                 self.received += data
@@ -1376,7 +1378,9 @@ class TestProcessIntegration:
             reactor,
             sys.executable,
             [sys.executable, "-c", script],
-            env=os.environ,
+            # The declared Mapping[str | bytes, ...] does not admit a
+            # Mapping[str, str] (mapping keys are invariant).
+            env=cast("Mapping[str | bytes, str | bytes]", os.environ),
             errFlag=StandardErrorBehavior.DROP,
         )
         protocol = Upper()

@@ -8,6 +8,7 @@ import gc
 import io
 import pickle
 import weakref
+from collections.abc import Generator
 
 import pytest
 
@@ -312,9 +313,9 @@ def test_pickle_after_clean() -> None:
 
 
 def test_throw_into_generator() -> None:
-    seen = []
+    seen: list[ValueError] = []
 
-    def gen():  # type: ignore[no-untyped-def]
+    def gen() -> Generator[int, None, None]:
         try:
             yield 1
         except ValueError as e:

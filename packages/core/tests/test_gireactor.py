@@ -96,7 +96,12 @@ def test_callFromThread(greactor: gireactor.GIReactor) -> None:
     main = threading.get_ident()
     d = deferToThreadPool(greactor, greactor.getThreadPool(), threading.get_ident)
     seenIn: list[int] = []
-    d.addCallback(lambda worker: seenIn.append(threading.get_ident()) or worker)
+
+    def arrived(worker: int) -> int:
+        seenIn.append(threading.get_ident())
+        return worker
+
+    d.addCallback(arrived)
     worker = runUntil(greactor, d)
     assert worker != main
     assert seenIn == [main]

@@ -10,7 +10,7 @@ import logging
 import types
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any, cast
 
 import pytest
 
@@ -156,14 +156,12 @@ def test_textFromEventDict() -> None:
 
 
 def test_callWithContext(legacyEvents: list[dict[str, Any]]) -> None:
-    result = log.callWithContext(
-        {"system": "outer", "k": 1},
-        lambda: (
-            log.callWithContext({"system": "inner"}, log.msg, "in"),
-            log.msg("out"),
-            7,
-        )[-1],
-    )
+    def logBoth() -> int:
+        log.callWithContext({"system": "inner"}, log.msg, "in")
+        log.msg("out")
+        return 7
+
+    result = log.callWithContext({"system": "outer", "k": 1}, logBoth)
     log.msg("none")
     assert result == 7
     assert [(e["system"], e.get("k")) for e in legacyEvents] == [
@@ -326,7 +324,8 @@ def test_startLoggingNoStdout(beginner: types.SimpleNamespace) -> None:
     out = io.StringIO()
     log.startLogging(out, setStdout=False)
     assert not isinstance(beginner.stdio.stdout, LoggingFile)
-    assert log.startLogging(LoggingFile(Logger())) is None
+    # A LoggingFile is what sys.stdout is once redirected to the log.
+    assert log.startLogging(cast(IO[Any], LoggingFile(Logger()))) is None
 
 
 def test_startLoggingWithObserver(beginner: types.SimpleNamespace) -> None:

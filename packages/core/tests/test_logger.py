@@ -251,7 +251,10 @@ def test_allObserversBrokenDoesNotRaise() -> None:
     def broken(event: LogEvent) -> None:
         raise ValueError()
 
-    publisher = LogPublisher(broken, broken, lambda e: 1 / 0)
+    def dividing(event: LogEvent) -> None:
+        _ = 1 / 0
+
+    publisher = LogPublisher(broken, broken, dividing)
     publisher({"log_format": "x"})
 
 

@@ -227,7 +227,13 @@ def test_valuesRoundTrip() -> None:
     service = Service()
     conn = Connection(service)
     shared = [1, 2]
-    value = {"text": "h\xe9", "raw": b"\x00", "n": None, "t": (1, 2.5), "s": {1}}
+    value: dict[str, Any] = {
+        "text": "h\xe9",
+        "raw": b"\x00",
+        "n": None,
+        "t": (1, 2.5),
+        "s": {1},
+    }
     value["a"] = shared
     value["b"] = shared
     result = conn.result(conn.root().callRemote("echo", value))
@@ -522,7 +528,7 @@ def test_badBananaClosesConnection() -> None:
     conn.root()
     with LogCapture() as logged:
         conn.server.dataReceived(banana.encode(b"x" * 10)[:1] + b"\xff")
-    assert conn.server.transport.disconnecting  # type: ignore[union-attr]
+    assert conn.server.transport.disconnecting
     assert any(e.check(banana.BananaError) for e in logged.errors)
 
 
@@ -544,7 +550,7 @@ def test_unknownMessagesCloseConnection(message: Any) -> None:
     conn.root()
     with LogCapture():
         conn.server.dataReceived(banana.encode(message, banana.PB_VOCABULARY))
-    assert conn.server.transport.disconnecting  # type: ignore[union-attr]
+    assert conn.server.transport.disconnecting
 
 
 def test_callToUnknownObject() -> None:
@@ -557,7 +563,7 @@ def test_callToUnknownObject() -> None:
     ghost = pb.RemoteReference(None, conn.client, 12345, False)
     f = conn.failure(ghost.callRemote("anything"))
     assert f.check(pb.Error)
-    assert not conn.server.transport.disconnecting  # type: ignore[union-attr]
+    assert not conn.server.transport.disconnecting
 
 
 # -- login -------------------------------------------------

@@ -535,7 +535,7 @@ class Client(protocol.Protocol):
 
 def connectClient(reactor: Any, port: Any, client: Client) -> None:
     factory = protocol.ClientFactory()
-    factory.protocol = lambda: client  # type: ignore[assignment]
+    factory.protocol = lambda: client
     reactor.connectTCP("127.0.0.1", port.getHost().port, factory)
 
 

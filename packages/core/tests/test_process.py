@@ -100,6 +100,7 @@ def test_outputAndCleanExit(reactor: Any) -> None:
     assert proto.events.index("processExited") < proto.events.index("processEnded")
     assert proto.endedReason is not None
     assert proto.endedReason.check(error.ProcessDone)
+    assert isinstance(proto.endedReason.value, error.ProcessDone)
     assert proto.endedReason.value.exitCode == 0
     assert proto.endedReason.value.signal is None
     assert transport.pid is None
@@ -151,9 +152,11 @@ def test_exitCode(reactor: Any) -> None:
     proto = _run(reactor, "import sys; sys.exit(3)")
     assert proto.endedReason is not None
     assert proto.endedReason.check(error.ProcessTerminated)
+    assert isinstance(proto.endedReason.value, error.ProcessTerminated)
     assert proto.endedReason.value.exitCode == 3
     assert proto.endedReason.value.signal is None
     assert proto.exitedReason is not None
+    assert isinstance(proto.exitedReason.value, error.ProcessTerminated)
     assert proto.exitedReason.value.exitCode == 3
 
 
@@ -181,6 +184,7 @@ def test_signalProcess(reactor: Any, signalID: str | int, number: int) -> None:
     runUntil(reactor, proto.ended)
     assert proto.endedReason is not None
     assert proto.endedReason.check(error.ProcessTerminated)
+    assert isinstance(proto.endedReason.value, error.ProcessTerminated)
     assert proto.endedReason.value.signal == number
     assert proto.endedReason.value.exitCode is None
     with pytest.raises(error.ProcessExitedAlready):
@@ -241,6 +245,7 @@ def test_missingExecutable(reactor: Any) -> None:
     assert reason is not None
     assert reason.check(process.ProcessExecError)
     assert reason.check(error.ProcessTerminated)
+    assert isinstance(reason.value, error.ProcessTerminated)
     assert reason.value.exitCode == 127
     assert "No such file" in str(reason.value)
 
@@ -374,6 +379,7 @@ def test_ptyLoseConnectionHangsUp(reactor: Any) -> None:
     runUntil(reactor, proto.ended)
     assert proto.endedReason is not None
     assert proto.endedReason.check(error.ProcessTerminated)
+    assert isinstance(proto.endedReason.value, error.ProcessTerminated)
     assert proto.endedReason.value.signal == signal.SIGHUP
 
 
@@ -447,6 +453,7 @@ def test_reapedWithoutPidfd(reactor: Any, monkeypatch: Any) -> None:
     # No pipes either, whose closing would prompt a reap.
     proto = _run(reactor, "import sys; sys.exit(4)", childFDs={})
     assert proto.endedReason is not None
+    assert isinstance(proto.endedReason.value, error.ProcessTerminated)
     assert proto.endedReason.value.exitCode == 4
 
 
@@ -467,6 +474,7 @@ def test_reapedOnSIGCHLD(reactor: Any, monkeypatch: Any) -> None:
     if guard.active():
         guard.cancel()
     assert proto.endedReason is not None
+    assert isinstance(proto.endedReason.value, error.ProcessTerminated)
     assert proto.endedReason.value.exitCode == 5
 
 

@@ -112,7 +112,12 @@ def test_callFromThread(qreactor: qtreactor.QtReactor) -> None:
     main = threading.get_ident()
     d = deferToThreadPool(qreactor, qreactor.getThreadPool(), threading.get_ident)
     seenIn: list[int] = []
-    d.addCallback(lambda worker: seenIn.append(threading.get_ident()) or worker)
+
+    def arrived(worker: int) -> int:
+        seenIn.append(threading.get_ident())
+        return worker
+
+    d.addCallback(arrived)
     worker = runUntil(qreactor, d)
     assert worker != main
     assert seenIn == [main]

@@ -298,9 +298,13 @@ def test_triggerDeferredDelaysNextPhase(reactor: Any) -> None:
     events: list[str] = []
     gate: Deferred[None] = Deferred()
 
+    def openGate() -> None:
+        events.append("gate")
+        gate.callback(None)
+
     def before() -> Deferred[None]:
         events.append("before")
-        reactor.callLater(0.01, lambda: (events.append("gate"), gate.callback(None)))
+        reactor.callLater(0.01, openGate)
         return gate
 
     reactor.addSystemEventTrigger("before", "custom", before)
@@ -659,6 +663,7 @@ def test_keyboardInterruptPropagates(reactor: Any) -> None:
         reactor.run(installSignalHandlers=False)
 
 
+@implementer(interfaces.IResolutionReceiver)
 class _Receiver:
     def __init__(self) -> None:
         self.addresses: list[Any] = []

@@ -4,6 +4,7 @@ Tests for torsion.python.reflect.
 
 from __future__ import annotations
 
+import importlib.abc
 import os.path
 import sys
 import types
@@ -82,7 +83,7 @@ def test_namedAnyBrokenImportPropagates(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setitem(sys.modules, "torsion_test_broken_pkg", module)
     finder_code = "import torsion_test_definitely_missing_dependency\n"
 
-    class Loader:
+    class Loader(importlib.abc.Loader):
         def create_module(self, spec: object) -> None:
             return None
 

@@ -131,8 +131,10 @@ def test_logfileLimits(tmp_path: Path) -> None:
 
 
 def test_exitStatuses() -> None:
-    assert ExitStatus.EX_OK == 0
-    assert ExitStatus.EX_USAGE == 64
+    ok: int = ExitStatus.EX_OK
+    usage: int = ExitStatus.EX_USAGE
+    assert ok == 0
+    assert usage == 64
 
 
 # -- options -------------------------------------------------------------------

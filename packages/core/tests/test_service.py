@@ -13,6 +13,7 @@ from zope.interface.verify import verifyObject
 
 from torsion.application import internet, service
 from torsion.internet import defer, error
+from torsion.internet.address import IPv4Address
 from torsion.internet.defer import CancelledError, Deferred
 from torsion.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint
 from torsion.internet.interfaces import IProtocol
@@ -347,6 +348,7 @@ def test_endpointServiceListens(reactor: Any) -> None:
     s.startService()
     port = runUntil(reactor, s.whenListening())
     address = port.getHost()
+    assert isinstance(address, IPv4Address)
     with socket.create_connection(("127.0.0.1", address.port)) as client:
         client.sendall(b"ping")
         d: Deferred[None] = Deferred()
@@ -722,7 +724,9 @@ def test_clientServiceRealTCP(reactor: Any) -> None:
         Factory.forProtocol(Echo),
     )
     server.startService()
-    port = runUntil(reactor, server.whenListening()).getHost().port
+    serverAddress = runUntil(reactor, server.whenListening()).getHost()
+    assert isinstance(serverAddress, IPv4Address)
+    port = serverAddress.port
     cs = internet.ClientService(
         TCP4ClientEndpoint(reactor, "127.0.0.1", port),
         Factory.forProtocol(Recorder),

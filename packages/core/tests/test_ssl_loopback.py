@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -24,7 +24,12 @@ from reactormixins import makeReactor, runUntil  # noqa: E402
 
 from torsion.internet import defer, threads  # noqa: E402
 from torsion.internet.error import ConnectionDone  # noqa: E402
-from torsion.internet.protocol import ClientFactory, Factory, Protocol  # noqa: E402
+from torsion.internet.protocol import (  # noqa: E402
+    ClientFactory,
+    Factory,
+    Protocol,
+    connectionDone,
+)
 from torsion.protocols.basic import LineReceiver  # noqa: E402
 from torsion.protocols.tls import TLSHandshakeTimeout, TLSMemoryBIOFactory  # noqa: E402
 from torsion.python.failure import Failure  # noqa: E402
@@ -103,7 +108,7 @@ class Collector(Protocol):
         if self.closeAfter is not None and len(self.received) >= self.closeAfter:
             self.transport.loseConnection()
 
-    def connectionLost(self, reason: Failure = ConnectionDone) -> None:  # type: ignore[assignment]
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.done.callback((self.received, reason))
 
 
@@ -132,13 +137,13 @@ class TrackingFactory(Factory):
         self.built += 1
         original = p.connectionLost
 
-        def lost(reason: Failure = ConnectionDone) -> None:  # type: ignore[assignment]
+        def lost(reason: Failure = connectionDone) -> None:
             original(reason)
             d.callback([reason])
 
         p.connectionLost = lost
         p.factory = self
-        return p
+        return cast(Protocol, p)
 
 
 def clientFactory(protocol: Protocol) -> ClientFactory:
@@ -210,7 +215,7 @@ class StartTLSClient(LineReceiver):
             self.peer = self.transport.getPeerCertificate()
             self.transport.loseConnection()
 
-    def connectionLost(self, reason: Failure = ConnectionDone) -> None:  # type: ignore[assignment]
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.done.callback([reason])
 
 

@@ -219,7 +219,7 @@ class TestClientVerification:
 
     def test_bytesHostnameRefused(self) -> None:
         with pytest.raises(TypeError, match="as text"):
-            ssl.optionsForClientTLS(b"example.com")  # type: ignore[arg-type]
+            ssl.optionsForClientTLS(b"example.com")
 
 
 class TestServerOptions:

@@ -117,7 +117,7 @@ def test_readWriteAndEOF(reactor: Any, pipes: Pipes) -> None:
     transport.write(b"to the test")
     transport.writeSequence([b" and ", b"more"])
     with pytest.raises(TypeError):
-        transport.write("text")  # type: ignore[arg-type]
+        transport.write("text")
     os.close(pipes.toStdin)
     # End of input closes the connection after the output is written.
     runUntil(reactor, proto.lost)

@@ -12,6 +12,7 @@ import pytest
 from reactormixins import runUntil
 
 from torsion.application import internet, strports
+from torsion.internet.address import IPv4Address
 from torsion.internet.protocol import Factory
 from torsion.internet.testing import MemoryReactorClock
 from torsion.protocols.wire import Echo
@@ -64,7 +65,9 @@ def test_serviceOverRealTCP(reactor: Any) -> None:
     )
     s.startService()
     port = runUntil(reactor, s.whenListening())
-    address = ("127.0.0.1", port.getHost().port)
+    host = port.getHost()
+    assert isinstance(host, IPv4Address)
+    address = ("127.0.0.1", host.port)
     assert echoOnce(socket.AF_INET, address, reactor) == b"ping"
     runUntil(reactor, s.stopService())
 
@@ -85,7 +88,9 @@ def test_listen(reactor: Any) -> None:
             "tcp:0:interface=127.0.0.1", Factory.forProtocol(Echo), reactor=reactor
         ),
     )
-    address = ("127.0.0.1", port.getHost().port)
+    host = port.getHost()
+    assert isinstance(host, IPv4Address)
+    address = ("127.0.0.1", host.port)
     assert echoOnce(socket.AF_INET, address, reactor) == b"ping"
     runUntil(reactor, port.stopListening())
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -631,7 +632,7 @@ class _Scheduler:
         self.clock.advance(1)
 
 
-def _steps(n: int) -> Callable[[], bool]:
+def _steps(n: int) -> Callable[[], Callable[[], bool]]:
     """
     A termination predicate factory allowing ``n`` steps per tick.
     """
@@ -819,7 +820,8 @@ class TestCooperator:
 
     def test_defaultTimerSlice(self, monkeypatch: pytest.MonkeyPatch) -> None:
         now = [100.0]
-        monkeypatch.setattr(task.time, "monotonic", lambda: now[0])
+        # The clock task reads (its module's ``time``).
+        monkeypatch.setattr(time, "monotonic", lambda: now[0])
         predicate = task._Timer()
         assert not predicate()
         now[0] = 100.0 + task._Timer.SLICE / 2

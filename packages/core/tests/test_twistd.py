@@ -812,7 +812,7 @@ def test_workers(running: list[Command]) -> None:
         pids[match.group(1).decode()] = int(match.group(2))
     assert sorted(pids) == ["0", "1"]
     ready = re.compile(rb"\[worker-(\d)\] .*listening on tcp:127\.0\.0\.1:(\d+)")
-    seen = set()
+    seen: set[bytes] = set()
     while len(seen) < 2:
         match = command.waitFor(ready)
         assert int(match.group(2)) == port

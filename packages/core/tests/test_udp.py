@@ -229,7 +229,7 @@ def test_writeStrRaises(reactor: Any) -> None:
     port = _listen(reactor, Recorder())
     try:
         with pytest.raises(TypeError, match="str"):
-            port.write("text", ("127.0.0.1", 9))  # type: ignore[arg-type]
+            port.write("text", ("127.0.0.1", 9))
     finally:
         runUntil(reactor, port.stopListening())
 
@@ -479,7 +479,9 @@ def test_recvmmsgAvailableOnLinux() -> None:
         # One set of buffers per thread, family and size.
         assert _mmsg.receiverFor(socket.AF_INET, 8192) is receiver
         assert _mmsg.receiverFor(socket.AF_INET6, 8192) is not receiver
-        assert _mmsg.receiverFor(socket.AF_INET, 65536).count == 16
+        large = _mmsg.receiverFor(socket.AF_INET, 65536)
+        assert large is not None
+        assert large.count == 16
     else:
         assert receiver is None
 

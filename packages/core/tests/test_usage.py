@@ -31,7 +31,8 @@ class ServeOptions(usage.Options):
         extraActions=[usage.CompleteDirs(descr="directory to serve")],
     )
 
-    def parseArgs(self, path: str) -> None:
+    # Options.parseArgs takes no arguments; a command declares its own.
+    def parseArgs(self, path: str) -> None:  # type: ignore[override]
         self["path"] = path
 
 
@@ -184,7 +185,8 @@ def test_ambiguousPrefix() -> None:
 
 def test_parseArgs() -> None:
     class Opts(usage.Options):
-        def parseArgs(self, source: str, dest: str = "out") -> None:
+        # Options.parseArgs takes no arguments; a command declares its own.
+        def parseArgs(self, source: str, dest: str = "out") -> None:  # type: ignore[override]
             self["pair"] = (source, dest)
 
     for args, expected in [(["a"], ("a", "out")), (["a", "b"], ("a", "b"))]:
@@ -201,7 +203,8 @@ def test_parseArgs() -> None:
 
 def test_parseArgsTypeErrorIsNotHidden() -> None:
     class Opts(usage.Options):
-        def parseArgs(self, value: str) -> None:
+        # Options.parseArgs takes no arguments; a command declares its own.
+        def parseArgs(self, value: str) -> None:  # type: ignore[override]
             raise TypeError("a bug in parseArgs")
 
     with pytest.raises(TypeError, match="a bug"):
@@ -587,7 +590,8 @@ def test_overridingBuiltInOptions(capsys: pytest.CaptureFixture[str]) -> None:
     class Opts(usage.Options):
         optFlags = [["verbose", "v", "Declared as a flag."]]
 
-        def opt_version(self) -> None:
+        # The built-in --version exits; this override returns instead.
+        def opt_version(self) -> None:  # type: ignore[override]
             """Show my version."""
             print("mytool 1.0")
 
