@@ -257,10 +257,19 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy with the zope.interface plugin: strict for core, typed for the rest."""
+    """
+    mypy with the zope.interface plugin over every package's sources (strict
+    for core, typed for the rest), then over every package's tests and
+    tools/tests, each run with its own directory's helpers.
+    """
     _installEditable(session, PACKAGES)
-    # The test groups bring pytest, whose types the trial plugin uses.
-    session.install(*_rootGroup("typecheck"), *_testRequirements(PACKAGES))
+    # The test groups bring pytest, whose types the trial plugin uses, and
+    # everything the tests import; tools-test what tools/tests imports.
+    session.install(
+        *_rootGroup("typecheck"),
+        *_testRequirements(PACKAGES),
+        *_rootGroup("tools-test"),
+    )
     # The GUI reactors are typed against their toolkits (PySide6 ships types).
     _optionalTestRequirements(session, PACKAGES)
     session.run("python", "tools/typecheck.py", *session.posargs)
