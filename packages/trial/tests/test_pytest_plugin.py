@@ -12,6 +12,17 @@ import pytest
 pytest_plugins = ["pytester"]
 
 
+@pytest.fixture(autouse=True)
+def standaloneRuns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Each inner pytest run is a session of its own: when this suite runs
+    under pytest-xdist, the worker's environment must not tell the inner run
+    (and plugins such as pytest-benchmark) that it is an xdist worker.
+    """
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
+
+
 def test_outcomes(pytester: pytest.Pytester, suites: SimpleNamespace) -> None:
     """
     Every outcome of the sample suite is reported as such by pytest:
