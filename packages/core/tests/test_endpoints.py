@@ -10,8 +10,8 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -1378,9 +1378,7 @@ class TestProcessIntegration:
             reactor,
             sys.executable,
             [sys.executable, "-c", script],
-            # The declared Mapping[str | bytes, ...] does not admit a
-            # Mapping[str, str] (mapping keys are invariant).
-            env=cast("Mapping[str | bytes, str | bytes]", os.environ),
+            env=os.environ,
             errFlag=StandardErrorBehavior.DROP,
         )
         protocol = Upper()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import itertools
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from zope.interface.verify import verifyObject
@@ -303,8 +303,8 @@ def test_adapters() -> None:
     assert p.events == [b"fed"]
     sink = io.BytesIO()
     w = protocol.FileWrapper(sink)
-    # FileWrapper has a consumer's methods but declares only ITransport.
-    adapter = protocol.ConsumerToProtocolAdapter(cast(interfaces.IConsumer, w))
+    assert verifyObject(interfaces.IConsumer, w)
+    adapter = protocol.ConsumerToProtocolAdapter(w)
     assert verifyObject(interfaces.IProtocol, adapter)
     adapter.dataReceived(b"to consumer")
     assert sink.getvalue() == b"to consumer"

@@ -28,6 +28,7 @@ from torsion.internet.interfaces import (
     IStreamClientEndpoint,
     IStreamServerEndpoint,
     ITransport,
+    ProcessEnvironment,
 )
 from torsion.internet.protocol import Factory, ProcessProtocol
 from torsion.logger import Logger
@@ -581,7 +582,7 @@ class ProcessEndpoint:
         reactor: Any,
         executable: str | bytes,
         args: Sequence[str | bytes] = (),
-        env: Mapping[str | bytes, str | bytes] | None = None,
+        env: ProcessEnvironment | None = None,
         path: str | bytes | None = None,
         uid: int | None = None,
         gid: int | None = None,

@@ -20,6 +20,15 @@ from zope.interface import Attribute, Interface
 # ---------------------------------------------------------------------------
 
 
+ProcessEnvironment = (
+    Mapping[str, str] | Mapping[bytes, bytes] | Mapping[bytes | str, bytes | str]
+)
+"""
+What ``spawnProcess`` takes as a child's environment: ``os.environ``, a
+``dict`` of ``str`` or of ``bytes``, or one mixing both.
+"""
+
+
 class IAddress(Interface):
     """
     An address a transport is bound or connected to.
@@ -560,7 +569,7 @@ class IReactorProcess(Interface):
         processProtocol: IProcessProtocol,
         executable: bytes | str,
         args: Sequence[bytes | str],
-        env: Mapping[bytes | str, bytes | str] | None = None,
+        env: ProcessEnvironment | None = None,
         path: bytes | str | None = None,
         uid: int | None = None,
         gid: int | None = None,

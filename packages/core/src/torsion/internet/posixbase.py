@@ -32,6 +32,7 @@ from torsion.internet.interfaces import (
     IReactorUNIXDatagram,
     IReadDescriptor,
     IWriteDescriptor,
+    ProcessEnvironment,
 )
 from torsion.python import log
 from torsion.python.failure import Failure
@@ -753,7 +754,7 @@ class PosixReactorBase(ReactorBase):
         processProtocol: Any,
         executable: bytes | str,
         args: Sequence[bytes | str],
-        env: Mapping[bytes | str, bytes | str] | None = None,
+        env: ProcessEnvironment | None = None,
         path: bytes | str | None = None,
         uid: int | None = None,
         gid: int | None = None,

@@ -53,6 +53,7 @@ from torsion.internet.interfaces import (
     IPushProducer,
     IReadDescriptor,
     IWriteDescriptor,
+    ProcessEnvironment,
 )
 from torsion.logger import Logger
 from torsion.python.failure import Failure
@@ -141,7 +142,7 @@ def _toBytes(value: object, what: str) -> bytes:
 
 
 def _prepareEnvironment(
-    env: Mapping[bytes | str, bytes | str] | None,
+    env: ProcessEnvironment | None,
 ) -> dict[bytes, bytes]:
     if env is None:
         return dict(os.environb)
@@ -573,7 +574,7 @@ class _BaseProcess:
         self,
         executable: bytes | str,
         args: Sequence[bytes | str],
-        environment: Mapping[bytes | str, bytes | str] | None,
+        environment: ProcessEnvironment | None,
         path: bytes | str | None,
         uid: int | None,
         gid: int | None,
@@ -956,7 +957,7 @@ class Process(_BaseProcess):
         reactor: Any,
         executable: bytes | str,
         args: Sequence[bytes | str],
-        environment: Mapping[bytes | str, bytes | str] | None,
+        environment: ProcessEnvironment | None,
         path: bytes | str | None,
         proto: Any,
         uid: int | None = None,
@@ -1053,7 +1054,7 @@ class PTYProcess(_BaseProcess):
         reactor: Any,
         executable: bytes | str,
         args: Sequence[bytes | str],
-        environment: Mapping[bytes | str, bytes | str] | None,
+        environment: ProcessEnvironment | None,
         path: bytes | str | None,
         proto: Any,
         uid: int | None = None,

@@ -804,7 +804,7 @@ class ConnectedDatagramProtocol(DatagramProtocol):
         """
 
 
-@implementer(interfaces.ITransport)
+@implementer(interfaces.ITransport, interfaces.IConsumer)
 class FileWrapper:
     """
     A transport writing to a file object, for running a protocol against a
