@@ -160,12 +160,13 @@ class Package:
     def versionFile(self) -> Path:
         """The one file the version is read from (``[tool.hatch.version] path``)."""
         hatch = self.tool.get("hatch", {})
-        relative = hatch.get("version", {}).get("path")
+        version = hatch.get("version", {})
+        relative = version.get("path") if isinstance(version, dict) else None
         if not relative:
             raise ValueError(
                 f"{self.path}/pyproject.toml has no tool.hatch.version.path"
             )
-        return self.path / relative
+        return self.path / str(relative)
 
     @property
     def version(self) -> str:
@@ -188,12 +189,16 @@ class Package:
     @property
     def dependencies(self) -> list[str]:
         """The hard runtime requirements."""
-        return list(self.project.get("dependencies", []))  # type: ignore[call-overload]
+        dependencies = self.project.get("dependencies", [])
+        assert isinstance(dependencies, list)
+        return [str(d) for d in dependencies]
 
     @property
     def extras(self) -> dict[str, list[str]]:
         """The optional extras and their requirements."""
-        return dict(self.project.get("optional-dependencies", {}))  # type: ignore[call-overload]
+        extras = self.project.get("optional-dependencies", {})
+        assert isinstance(extras, dict)
+        return {str(k): [str(r) for r in v] for k, v in extras.items()}
 
     @property
     def coreRequirement(self) -> str | None:
