@@ -31,8 +31,7 @@ class ServeOptions(usage.Options):
         extraActions=[usage.CompleteDirs(descr="directory to serve")],
     )
 
-    # Options.parseArgs takes no arguments; a command declares its own.
-    def parseArgs(self, path: str) -> None:  # type: ignore[override]
+    def parseArgs(self, path: str) -> None:
         self["path"] = path
 
 
@@ -185,8 +184,7 @@ def test_ambiguousPrefix() -> None:
 
 def test_parseArgs() -> None:
     class Opts(usage.Options):
-        # Options.parseArgs takes no arguments; a command declares its own.
-        def parseArgs(self, source: str, dest: str = "out") -> None:  # type: ignore[override]
+        def parseArgs(self, source: str, dest: str = "out") -> None:
             self["pair"] = (source, dest)
 
     for args, expected in [(["a"], ("a", "out")), (["a", "b"], ("a", "b"))]:
@@ -203,8 +201,7 @@ def test_parseArgs() -> None:
 
 def test_parseArgsTypeErrorIsNotHidden() -> None:
     class Opts(usage.Options):
-        # Options.parseArgs takes no arguments; a command declares its own.
-        def parseArgs(self, value: str) -> None:  # type: ignore[override]
+        def parseArgs(self, value: str) -> None:
             raise TypeError("a bug in parseArgs")
 
     with pytest.raises(TypeError, match="a bug"):

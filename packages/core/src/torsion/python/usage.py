@@ -442,11 +442,21 @@ class Options(dict[str, Any]):
             ) from None
         self.parseArgs(*arguments)
 
-    def parseArgs(self) -> None:
+    def _takesNoArguments(self) -> None:
         """
-        Receive the positional arguments.  Override with the parameters the
-        command takes; by default it takes none.
+        The default ``parseArgs``: a command takes no positional arguments.
         """
+
+    # Typed as any callable so that a subclass may override it with the
+    # parameters its command takes (``def parseArgs(self, path: str)``)
+    # and still type-check.
+    parseArgs: Callable[..., None] = _takesNoArguments
+    """
+    Receive the positional arguments.  Override it with a method taking the
+    parameters the command takes (``def parseArgs(self, source, dest="out")``);
+    a command line with a number of arguments the method cannot take is a
+    ``UsageError``.  By default a command takes none.
+    """
 
     def postOptions(self) -> None:
         """
