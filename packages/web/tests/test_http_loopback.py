@@ -249,12 +249,19 @@ def _uploadTooLarge(port: int, size: int) -> bytes:
         chunk = b"x" * 65536
         for _ in range(size // len(chunk)):
             s.sendall(chunk)
-        received = b""
-        while True:
-            data = s.recv(65536)
-            if not data:
-                return received
-            received += data
+        return _readUntilClosed(s)
+
+
+def _readUntilClosed(sock: socket.socket) -> bytes:
+    """
+    :return: everything ``sock`` receives until the server closes it.
+    """
+    received = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return received
+        received += chunk
 
 
 async def test_refusedUploadStillGetsItsAnswer(reactor: Any) -> None:
@@ -279,12 +286,7 @@ def _exchange(port: int, data: bytes) -> bytes:
     """
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(data)
-        received = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return received
-            received += chunk
+        return _readUntilClosed(sock)
 
 
 async def test_hostRequiredInHTTP11(reactor: Any) -> None:
