@@ -218,12 +218,7 @@ async def test_clientDisconnectsMidResponse(reactor: Any) -> None:
 def _slowloris(port: int) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-        received = b""
-        while True:
-            data = sock.recv(65536)
-            if not data:
-                return received
-            received += data
+        return _readUntilClosed(sock)
 
 
 async def test_slowlorisClosedByHeaderTimeout(reactor: Any) -> None:
