@@ -34,6 +34,24 @@ from torsion.web.http_headers import Headers
 GET = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"
 
 
+def _recordingChannel() -> tuple[list[http.Request], http.HTTPChannel, StringTransport]:
+    """
+    A channel whose requests finish at once, empty, and are kept.
+
+    :return: the kept requests (filled as they arrive), the channel and its
+        transport.
+    """
+    seen: list[http.Request] = []
+
+    class Record(http.Request):
+        def process(self) -> None:
+            seen.append(self)
+            self.finish()
+
+    channel, transport, _ = makeChannel(Record)
+    return seen, channel, transport
+
+
 def test_simpleRequest() -> None:
     channel, transport, _ = makeChannel()
     channel.dataReceived(b"GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\n")
@@ -66,14 +84,7 @@ def test_defaultProcessAnswers404() -> None:
 
 
 def test_requestAttributes() -> None:
-    seen: list[http.Request] = []
-
-    class Record(http.Request):
-        def process(self) -> None:
-            seen.append(self)
-            self.finish()
-
-    channel, transport, _ = makeChannel(Record)
+    seen, channel, transport = _recordingChannel()
     channel.dataReceived(
         b"POST /p/q?a=1&a=2&b= HTTP/1.1\r\nHost: example.com:8080\r\n"
         b"Content-Length: 3\r\nCookie: s=1; t=two\r\n"
@@ -478,14 +489,7 @@ def test_spooling() -> None:
 
 
 def test_formBody() -> None:
-    seen: list[http.Request] = []
-
-    class Record(http.Request):
-        def process(self) -> None:
-            seen.append(self)
-            self.finish()
-
-    channel, _, _ = makeChannel(Record)
+    seen, channel, _ = _recordingChannel()
     body = b"a=1&b=x+y&a=%263"
     channel.dataReceived(
         b"POST /?q=0 HTTP/1.1\r\nHost: h\r\n"
@@ -510,14 +514,7 @@ MULTIPART = (
 
 
 def test_multipartBody() -> None:
-    seen: list[http.Request] = []
-
-    class Record(http.Request):
-        def process(self) -> None:
-            seen.append(self)
-            self.finish()
-
-    channel, _, _ = makeChannel(Record)
+    seen, channel, _ = _recordingChannel()
     channel.dataReceived(
         b"POST / HTTP/1.1\r\nHost: h\r\n"
         b"Content-Type: multipart/form-data; boundary=XyZ\r\n"
@@ -555,14 +552,7 @@ def test_queryBytes() -> None:
         b"e": [b""],
         b"f": [b""],
     }
-    seen: list[http.Request] = []
-
-    class Record(http.Request):
-        def process(self) -> None:
-            seen.append(self)
-            self.finish()
-
-    channel, _transport, _ = makeChannel(Record)
+    seen, channel, _transport = _recordingChannel()
     channel.dataReceived(b"GET /?q=\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n")
     assert seen[0].args == {b"q": ["\u00e9".encode()]}
 
