@@ -48,14 +48,13 @@ _MSG_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0x40)
 
 _recvmmsg: Callable[..., int] | None = None
 _getErrno: Callable[[], int] | None = None
-_ctypes: Any = None
 
 
 def _load() -> None:
     """
     Find ``recvmmsg`` in the C library, if this platform has it.
     """
-    global _recvmmsg, _getErrno, _ctypes
+    global _recvmmsg, _getErrno
     if not sys.platform.startswith("linux"):
         return
     try:
@@ -79,7 +78,6 @@ def _load() -> None:
     function.restype = ctypes.c_int
     _recvmmsg = function
     _getErrno = ctypes.get_errno
-    _ctypes = ctypes
 
 
 _load()
@@ -127,7 +125,8 @@ class BatchReceiver:
         :param family: the sockets' address family.
         :param size: the largest datagram read.
         """
-        ctypes = _ctypes
+        import ctypes
+
         IOVec, MMsgHdr = structures()
         self.family = family
         self.size = size
@@ -136,8 +135,10 @@ class BatchReceiver:
         # source address's true length back, which stays the same for every
         # datagram of one family, so the lengths never need resetting.
         self._nameSize = nameSize = 16 if family == socket.AF_INET else 28
-        self._data = data = bytearray(count * size)
-        self._names = names = bytearray(count * nameSize)
+        # The views keep the buffers alive (and, exported, unresizable, so
+        # the addresses handed to the kernel stay valid).
+        data = bytearray(count * size)
+        names = bytearray(count * nameSize)
         self._dataView = memoryview(data)
         self._namesView = memoryview(names)
         dataAddress = ctypes.addressof(ctypes.c_char.from_buffer(data))

@@ -350,13 +350,8 @@ class Port:
             except InterruptedError:
                 continue
             except OSError as e:
-                if e.errno in _TRANSIENT:
-                    # An ICMP report about an earlier datagram; the socket
-                    # itself is fine.
-                    if e.errno in _REFUSED and self._connectedAddr is not None:
-                        self._refused()
+                if self._readFailed(e):
                     continue
-                _log.failure("Error reading from a UDP socket", failure.Failure(e))
                 return
             if ipv6:
                 addr = addr[:2]
@@ -391,17 +386,11 @@ class Port:
                     _mmsg.disable()
                     return False
                 left -= 1
-                if batch in _TRANSIENT:
-                    if batch in _REFUSED and self._connectedAddr is not None:
-                        self._refused()
-                        if self.disconnecting or self.socket is None:
-                            return True
+                if self._readFailed(OSError(batch, os.strerror(batch))):
                     continue
-                _log.failure(
-                    "Error reading from a UDP socket",
-                    failure.Failure(OSError(batch, os.strerror(batch))),
-                )
                 return True
+            # The same delivery as in doRead, inline in both: it runs once
+            # per datagram.
             for data, addr in batch:  # type: ignore[union-attr]
                 try:
                     protocol.datagramReceived(data, addr)
@@ -417,6 +406,22 @@ class Port:
                 return True
             left -= len(batch)  # type: ignore[arg-type]
         return True
+
+    def _readFailed(self, e: OSError) -> bool:
+        """
+        Handle a read that failed with ``e``.
+
+        :return: whether to go on reading: after an ICMP report about an
+            earlier datagram (the socket itself is fine) unless the protocol
+            stopped listening on hearing of it; never after anything else,
+            which is logged.
+        """
+        if e.errno in _TRANSIENT:
+            if e.errno in _REFUSED and self._connectedAddr is not None:
+                self._refused()
+            return not (self.disconnecting or self.socket is None)
+        _log.failure("Error reading from a UDP socket", failure.Failure(e))
+        return False
 
     def _refused(self) -> None:
         refused = getattr(self.protocol, "connectionRefused", None)
