@@ -340,7 +340,7 @@ class DummyRequest:
         comment: bytes | str | None = None,
         secure: bool | None = None,
         httpOnly: bool = False,
-        sameSite: str | None = None,
+        sameSite: str | bytes | None = None,
     ) -> None:
         """
         Add a ``Set-Cookie`` response header (also recorded in
